@@ -38,6 +38,7 @@ extern "C" {
 #define XSB_EMU_KERNARG_BYTES 64u     /* per packet slot, copied by the host */
 #define XSB_EMU_MAX_SIGNALS   32768u
 #define XSB_EMU_MAX_KFD_QUEUES 1024u  /* KFD queue ids are per-process slots 0..1023 */
+#define XSB_EMU_QUEUE_MIRROR  1024u   /* entries of the device-wide kfd_queues table (all processes) */
 #define XSB_EMU_MAX_PROCS     128u
 
 /* ---- AQL-shaped packets (64 bytes, same layout as hsa_kernel_dispatch_packet_t) ---- */
@@ -140,7 +141,7 @@ struct xsb_emu_shm {
 	uint32_t pad0;
 	uint64_t off_rings;            /* byte offsets from the start of the mapping */
 	uint64_t off_signals;
-	uint64_t off_kfd_queues;
+	uint64_t off_kfd_queues;       /* XSB_EMU_QUEUE_MIRROR x struct xsb_emu_kfd_queue */
 	XSB_ATOMIC(uint32_t) seq;      /* seqlock for kfd_queues and stats: odd while writing */
 	uint32_t pad1;
 	struct xsb_emu_stats stats;
