@@ -163,8 +163,12 @@ export async function startDevice(opts: { dir: string; profile?: string | undefi
     child.removeAllListeners();
     child.unref();
   }
-  if (child.pid === undefined) throw new XsbError('the device started without a pid', 'report this bug');
-  return { pid: child.pid, alreadyRunning: false, dir };
+  // 'R' also means "another device already listens here" (it won a start race, and the one
+  // started here exits): the pid file names the device that serves the directory.
+  const now = deviceState(dir);
+  const pid = now.pid ?? child.pid;
+  if (pid === undefined) throw new XsbError('the device started without a pid', `see ${join(dir, 'device.log')}`);
+  return { pid, alreadyRunning: pid !== child.pid, dir };
 }
 
 /** Runs the device in this terminal until it exits; returns its exit status. */

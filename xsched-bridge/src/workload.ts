@@ -75,6 +75,26 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadRun> {
     env = { ...process.env, ...vars, XSB_EMU_NO_AUTOSTART: '1' };
   }
 
+  // A device this command started is its own to stop; one that ran before keeps running.
+  let result: WorkloadResult;
+  try {
+    result = await execWorkload(program, o, env, choice);
+  } catch (err) {
+    if (startedDir !== undefined) await stopDevice({ dir: startedDir }).catch(() => undefined);
+    throw err;
+  }
+  if (startedDir !== undefined) await stopDevice({ dir: startedDir });
+  if (o.json !== undefined) {
+    try {
+      writeFileSync(resolve(o.json), `${JSON.stringify(result, null, 2)}\n`);
+    } catch (err) {
+      throw new XsbError(`cannot write ${o.json}`, 'pass a --json path in a writable directory', { cause: err });
+    }
+  }
+  return { result, choice, startedDevice: startedDir !== undefined };
+}
+
+async function execWorkload(program: string, o: WorkloadOptions, env: NodeJS.ProcessEnv, choice: BackendChoice): Promise<WorkloadResult> {
   const tmp = mkdtempSync(join(tmpdir(), 'xsb-workload-'));
   try {
     const jsonFile = join(tmp, 'result.json');
@@ -86,12 +106,9 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadRun> {
         choice.backend === 'emu' ? 'check the device log in the emulator directory (xsb emu status)' : 'check the ROCm installation',
       );
     }
-    const result = parseResult(readJson(jsonFile, choice.backend));
-    if (o.json !== undefined) writeFileSync(resolve(o.json), `${JSON.stringify(result, null, 2)}\n`);
-    return { result, choice, startedDevice: startedDir !== undefined };
+    return parseResult(readJson(jsonFile, choice.backend));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-    if (startedDir !== undefined) await stopDevice({ dir: startedDir });
   }
 }
 
