@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# run-with-device.sh BUILD_DIR CMD [ARGS...]
+# Runs CMD in the emulator environment on a private device started here with
+# `xsb-emu-device --dir` (autostart disabled, so the test talks to this device only), then stops it.
+set -u
+build=$(cd "$1" && pwd); shift
+dir=$(mktemp -d /tmp/xsb-hip-test.XXXXXX)
+export XSB_EMU_DIR="$dir" XSB_SYSFS_ROOT="$dir/sysfs" XSB_EMU_NO_AUTOSTART=1
+"$build/bin/xsb-emu-device" --dir "$dir" >"$dir/device.log" 2>&1 &
+dev=$!
+# wait (bounded) until the device accepts connections: its socket exists
+for _ in $(seq 1 200); do
+  [ -S "$dir/device.sock" ] && break
+  kill -0 "$dev" 2>/dev/null || { echo "xsb-emu-device exited early:"; cat "$dir/device.log"; rm -rf "$dir"; exit 1; }
+  sleep 0.05
+done
+[ -S "$dir/device.sock" ] || { echo "xsb-emu-device did not create $dir/device.sock"; kill -TERM "$dev"; rm -rf "$dir"; exit 1; }
+LD_LIBRARY_PATH="$build/lib/emu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+LD_PRELOAD="$build/lib/libxsb_emu_kfd.so${LD_PRELOAD:+ $LD_PRELOAD}" "$@"
+rc=$?
+kill -TERM "$dev" 2>/dev/null
+for _ in $(seq 1 200); do kill -0 "$dev" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$dev" 2>/dev/null && { echo "device $dev did not stop; killing"; kill -KILL "$dev"; }
+wait "$dev" 2>/dev/null
+if [ $rc -ne 0 ] && [ -s "$dir/device.log" ]; then echo "--- device log"; tail -20 "$dir/device.log"; fi
+rm -rf "$dir"
+exit $rc
