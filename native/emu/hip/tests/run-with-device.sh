@@ -6,12 +6,12 @@ set -u
 build=$(cd "$1" && pwd); shift
 dir=$(mktemp -d /tmp/xsb-hip-test.XXXXXX)
 export XSB_EMU_DIR="$dir" XSB_SYSFS_ROOT="$dir/sysfs" XSB_EMU_NO_AUTOSTART=1
-"$build/bin/xsb-emu-device" --dir "$dir" >"$dir/device.log" 2>&1 &
+"$build/bin/xsb-emu-device" --dir "$dir" --foreground >"$dir/device.out" 2>&1 &
 dev=$!
 # wait (bounded) until the device accepts connections: its socket exists
 for _ in $(seq 1 200); do
   [ -S "$dir/device.sock" ] && break
-  kill -0 "$dev" 2>/dev/null || { echo "xsb-emu-device exited early:"; cat "$dir/device.log"; rm -rf "$dir"; exit 1; }
+  kill -0 "$dev" 2>/dev/null || { echo "xsb-emu-device exited early:"; cat "$dir/device.out"; rm -rf "$dir"; exit 1; }
   sleep 0.05
 done
 [ -S "$dir/device.sock" ] || { echo "xsb-emu-device did not create $dir/device.sock"; kill -TERM "$dev"; rm -rf "$dir"; exit 1; }
@@ -22,6 +22,6 @@ kill -TERM "$dev" 2>/dev/null
 for _ in $(seq 1 200); do kill -0 "$dev" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$dev" 2>/dev/null && { echo "device $dev did not stop; killing"; kill -KILL "$dev"; }
 wait "$dev" 2>/dev/null
-if [ $rc -ne 0 ] && [ -s "$dir/device.log" ]; then echo "--- device log"; tail -20 "$dir/device.log"; fi
+if [ $rc -ne 0 ] && [ -s "$dir/device.out" ]; then echo "--- device output"; tail -20 "$dir/device.out"; fi
 rm -rf "$dir"
 exit $rc
