@@ -239,6 +239,16 @@ static void complete_dispatch(unsigned slot, uint64_t t)
 	struct dring *dr = &dev.drings[slot];
 	struct xsb_emu_ring *r = &dev.rings[slot];
 	struct dispatch *d = dr->cur;
+	atomic_store_explicit(&r->packets[d->index & RING_MASK].header,
+			      (uint16_t)XSB_AQL_TYPE_INVALID, memory_order_release);
+	r->completed++;
+	dr->next = d->index + 1;
+	atomic_store_explicit(&r->read_index, dr->next, memory_order_release);
+	atomic_fetch_add_explicit(&r->read_futex, 1, memory_order_release);
+	futex_wake_all(&r->read_futex);
+	/* the signal last: a waiter that sees it sees the ring and the stats already updated */
+	uint64_t now = wall_ns();
+	shm_record_lateness(now > t ? now - t : 0);
 	if (d->signal && d->signal <= XSB_EMU_MAX_SIGNALS && dev.sig_owner[d->signal - 1]) {
 		struct xsb_emu_signal *s = &dev.signals[d->signal - 1];
 		s->start_ns = d->start_ns;
@@ -247,15 +257,6 @@ static void complete_dispatch(unsigned slot, uint64_t t)
 		atomic_fetch_add_explicit(&s->futex, 1, memory_order_release);
 		futex_wake_all(&s->futex);
 	}
-	atomic_store_explicit(&r->packets[d->index & RING_MASK].header,
-			      (uint16_t)XSB_AQL_TYPE_INVALID, memory_order_release);
-	r->completed++;
-	dr->next = d->index + 1;
-	atomic_store_explicit(&r->read_index, dr->next, memory_order_release);
-	atomic_fetch_add_explicit(&r->read_futex, 1, memory_order_release);
-	futex_wake_all(&r->read_futex);
-	uint64_t now = wall_ns();
-	shm_record_lateness(now > t ? now - t : 0);
 	dispatch_free(d);
 	dr->cur = NULL;
 	dr->idle_since = t;
