@@ -111,7 +111,7 @@ int sysfs_create(void)
 	r |= put(T "/nodes/0/name", "\n");
 	r |= put(T "/nodes/0/properties",
 		 "cpu_cores_count %ld\nsimd_count 0\nmem_banks_count 1\ncaches_count 0\n"
-		 "io_links_count 1\np2p_links_count 0\ncpu_core_id_base 0\nsimd_id_base 0\n"
+		 "io_links_count 0\np2p_links_count 0\ncpu_core_id_base 0\nsimd_id_base 0\n"
 		 "max_waves_per_simd 0\nlds_size_in_kb 0\ngds_size_in_kb 0\nnum_gws 0\n"
 		 "wave_front_size 0\narray_count 0\nsimd_arrays_per_engine 0\ncu_per_simd_array 0\n"
 		 "simd_per_cu 0\nmax_slots_scratch_cu 0\ngfx_target_version 0\nvendor_id 0\n"
@@ -129,7 +129,7 @@ int sysfs_create(void)
 	r |= put(T "/nodes/1/name", "ip discovery\n");
 	r |= put(T "/nodes/1/properties",
 		 "cpu_cores_count 0\nsimd_count %u\nmem_banks_count 1\ncaches_count 0\n"
-		 "io_links_count 1\np2p_links_count 0\ncpu_core_id_base 0\nsimd_id_base 2147487744\n"
+		 "io_links_count 0\np2p_links_count 0\ncpu_core_id_base 0\nsimd_id_base 2147487744\n"
 		 "max_waves_per_simd 8\nlds_size_in_kb 64\ngds_size_in_kb 0\nnum_gws 64\n"
 		 "wave_front_size 64\narray_count %u\nsimd_arrays_per_engine 1\ncu_per_simd_array %u\n"
 		 "simd_per_cu 4\nmax_slots_scratch_cu 32\ngfx_target_version 90402\nvendor_id 4098\n"
