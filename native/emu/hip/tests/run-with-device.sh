@@ -15,8 +15,14 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 [ -S "$dir/device.sock" ] || { echo "xsb-emu-device did not create $dir/device.sock"; kill -TERM "$dev"; rm -rf "$dir"; exit 1; }
+preload="$build/lib/libxsb_emu_kfd.so"
+# an ASan-instrumented interposer needs the ASan runtime first in the preload list
+if nm -D "$preload" 2>/dev/null | grep -q __asan_init; then
+  preload="$(gcc -print-file-name=libasan.so) $preload"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+fi
 LD_LIBRARY_PATH="$build/lib/emu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-LD_PRELOAD="$build/lib/libxsb_emu_kfd.so${LD_PRELOAD:+ $LD_PRELOAD}" "$@"
+LD_PRELOAD="$preload${LD_PRELOAD:+ $LD_PRELOAD}" "$@"
 rc=$?
 kill -TERM "$dev" 2>/dev/null
 for _ in $(seq 1 200); do kill -0 "$dev" 2>/dev/null || break; sleep 0.05; done
