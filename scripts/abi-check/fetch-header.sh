@@ -18,7 +18,7 @@ mirror=${XSB_ABI_MIRROR:-http://deb.debian.org/debian}
 suite=${XSB_ABI_SUITE:-trixie}
 header="$cache/usr/include/linux/kfd_ioctl.h"
 
-if [ -s "$header" ] && [ -z "${XSB_ABI_REFRESH:-}" ]; then
+if [ -s "$header" ] && [ -s "$cache/usr/include/drm/drm.h" ] && [ -z "${XSB_ABI_REFRESH:-}" ]; then
 	echo "$header"
 	exit 0
 fi
@@ -72,7 +72,11 @@ deb=$(ls "$tmp/dl"/linux-libc-dev_*.deb 2>/dev/null | head -n 1)
 mkdir -p "$cache"
 dpkg -x "$deb" "$tmp/x"
 [ -s "$tmp/x/usr/include/linux/kfd_ioctl.h" ] || { echo "error: $(basename "$deb") has no usr/include/linux/kfd_ioctl.h" >&2; exit 1; }
+# kfd_ioctl.h includes <drm/drm.h>: keep the package's drm headers beside it (the machine
+# may have none: they come with linux-libc-dev on trixie, not on every system).
+rm -rf "$cache/usr/include"
 mkdir -p "$cache/usr/include/linux"
 cp "$tmp/x/usr/include/linux/kfd_ioctl.h" "$header"
+[ -d "$tmp/x/usr/include/drm" ] && cp -r "$tmp/x/usr/include/drm" "$cache/usr/include/drm"
 basename "$deb" > "$cache/SOURCE"
 echo "$header"

@@ -75,6 +75,9 @@ const char *xsb_kfd_op_name(int op);
 static inline int xsb_kfd_status_invalid(uint32_t s) { return (s & XSB_KFD_DBG_QUEUE_INVALID_MASK) != 0; }
 static inline int xsb_kfd_status_error(uint32_t s) { return (s & XSB_KFD_DBG_QUEUE_ERROR_MASK) != 0; }
 static inline uint32_t xsb_kfd_status_queue_id(uint32_t s) { return s & ~(XSB_KFD_DBG_QUEUE_INVALID_MASK | XSB_KFD_DBG_QUEUE_ERROR_MASK); }
+/* sizeof(struct <name>) for the public structs ("xsb_topo_node", ...), 0 for unknown names:
+ * FFI bindings check their layouts against it. */
+size_t xsb_kfd_sizeof(const char *name);
 /* Exported copies for FFI users (static inline functions have no symbol). */
 int xsb_kfd_queue_status_invalid(uint32_t s);
 int xsb_kfd_queue_status_error(uint32_t s);

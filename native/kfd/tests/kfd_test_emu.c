@@ -258,8 +258,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: kfd_test_emu PTRACE_HELPER | --old-kfd | --no-hws\n");
 		return 2;
 	}
+	self_debug(); /* its open() starts the device, which writes the sysfs tree */
 	emu_sysfs();
-	self_debug();
 	cross_process(argv[1]);
 	CHECK_DONE("kfd_test_emu");
 }
