@@ -1,0 +1,147 @@
+/*
+ * shim.h - internals of libxsb_hip.so shared by its translation units.
+ *
+ * Threads of a shimmed process: the application's (wrappers, ioctl hook), and once a
+ * coordinator is attached: the service thread (socket, lease watchdog, stats), the executor
+ * (suspend/resume of the process's own queues) and, for online processes, the activity
+ * tracker. The shim's own threads run with tl_depth > 0 so their HIP calls pass straight
+ * through the wrappers; the executor additionally sets tl_kfd_pass so its KFD ioctls are
+ * never mistaken for the runtime's.
+ */
+#ifndef XSB_SHIM_H
+#define XSB_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <atomic>
+
+#include "hip_min.h"
+#include "xsb_wire.h"
+
+#define XSB_EXPORT extern "C" __attribute__((visibility("default")))
+#define XSB_TLS __attribute__((tls_model("initial-exec")))
+
+namespace xsb {
+
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3, LOG_OFF = -1 };
+
+struct Config {
+	bool env_ok = true;      /* false: malformed XSB_* value, the program runs untouched */
+	char env_error[256] = {0};
+	uint32_t cls = XSB_CLASS_NONE;
+	int priority = -1;       /* KFD queue priority to apply, -1 = leave the runtime's */
+	uint32_t lv1_threshold = XSB_LV1_THRESHOLD_DEFAULT;
+	uint32_t lv1_batch = XSB_LV1_BATCH_DEFAULT;
+	uint32_t mechanism = XSB_MECH_DBG_TRAP;
+	int log_level = LOG_OFF;
+	uint32_t idle_hysteresis_us = XSB_IDLE_HYSTERESIS_US_DEFAULT;
+	uint32_t stats_ms = 1000;
+	uint32_t config_wait_ms = 1000;
+	uint32_t grace_period = 1;
+	char socket_path[108] = {0};
+};
+extern Config g_cfg;
+
+/* ---- process state ---- */
+extern std::atomic<uint32_t> g_class;    /* XSB_CLASS_*, coordinator may change it */
+extern std::atomic<int> g_priority;      /* priority applied to every queue, -1 = none */
+extern std::atomic<int> g_attached;      /* a coordinator controls this process */
+extern std::atomic<int> g_fail_open;     /* coordinator lost / lease expired: run untouched */
+extern std::atomic<int> g_hip_ready;     /* a HIP call returned success (runtime initialised) */
+extern std::atomic<int> g_exiting;
+extern xsb_ctrl *g_ctrl;                 /* never null: a local block until the shm exists */
+extern XSB_TLS thread_local int tl_depth;    /* > 0: inside a wrapper or a shim thread */
+extern XSB_TLS thread_local int tl_kfd_pass; /* > 0: the executor's own KFD ioctls */
+
+/* ---- util.cpp ---- */
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define XSB_LOG(lvl, ...)                                             \
+	do {                                                          \
+		if (::xsb::g_cfg.log_level >= (lvl)) ::xsb::log_msg((lvl), __VA_ARGS__); \
+	} while (0)
+uint64_t now_ns();
+/* Non-private futex on a 32-bit word (shared memory). timeout_ns 0 = forever. */
+int futex_wait(std::atomic<uint32_t> *w, uint32_t val, uint64_t timeout_ns);
+void futex_wake(std::atomic<uint32_t> *w);
+void parse_env(Config *c);
+void atomic_max(std::atomic<uint64_t> *a, uint64_t v);
+
+/* ---- init.cpp ---- */
+void ensure_init();       /* lazy, once per process (and again in a forked child) */
+void on_hip_success();    /* after a wrapped HIP call succeeded */
+void fail_open(const char *why);
+uint32_t ctrl_gate();     /* validated gate value: OPEN or CLOSED */
+
+/* ---- wire.cpp ---- */
+bool wire_connect_and_hello(); /* true when a coordinator answered */
+void wire_send(const char *json); /* one JSON object, newline added; never blocks */
+void wire_start_service();
+void wire_stop();
+void wire_child_reset();
+const char *ctrl_shm_name();
+
+/* ---- kfd_hook.cpp: queue table ---- */
+enum QState : uint32_t { Q_ACTIVE = 0, Q_HELD = 1, Q_DESTROYING = 2 };
+struct Queue {
+	bool used;
+	uint32_t id, gpu_id, type;
+	uint64_t ring_base;
+	uint32_t ring_size;
+	uint32_t prio_requested;  /* the runtime's latest */
+	uint32_t prio_applied;    /* what the driver holds */
+	uint32_t pct_runtime;     /* the runtime's latest queue_percentage */
+	bool held;                /* taken down by the executor */
+	bool destroying;
+	bool update_pending;      /* a runtime UPDATE_QUEUE was held back (deactivate) */
+};
+bool queue_is_compute(uint32_t type);
+/* Copies the table (up to cap) under its lock; returns the count. */
+int queues_snapshot(Queue *out, int cap);
+void queue_set_held(uint32_t id, bool held);
+void queue_send_event(const char *event, const Queue &q);
+void queues_send_all();
+void queues_child_reset();
+/* Runs fn with the queue-operation lock held: the executor's operations and the runtime's
+ * UPDATE_QUEUE never interleave. */
+struct QopLock {
+	QopLock();
+	~QopLock();
+};
+bool queue_get(uint32_t id, Queue *out);
+void queue_note_released(uint32_t id, uint32_t pct, uint32_t prio);
+
+/* ---- executor.cpp ---- */
+void exec_start();
+void exec_kick();
+void exec_shutdown();     /* release everything, close the debug session, stop the thread */
+void exec_child_reset();
+/* Called by the ioctl hook before DESTROY_QUEUE of a held queue: releases it (bounded wait). */
+void exec_release_for_destroy(uint32_t id);
+
+/* ---- hip_wrappers.cpp / lv1.cpp ---- */
+void *hip_next(int idx);  /* next definition of table entry idx, resolved lazily */
+void gate_wait();
+struct Lv1Slot;
+void lv1_admit(int spt, hipStream_t s, Lv1Slot **slot);
+void lv1_done(Lv1Slot *slot, hipStream_t s, int spt, bool ok, bool counted);
+void lv1_stream_destroyed(hipStream_t s);
+void lv1_child_reset();
+hipError_t aux_event_create(hipEvent_t *e);
+hipError_t aux_event_destroy(hipEvent_t e);
+hipError_t aux_event_query(hipEvent_t e);
+hipError_t aux_event_sync(hipEvent_t e);
+hipError_t aux_event_record(hipEvent_t e, hipStream_t s);
+hipError_t aux_device_sync();
+
+/* ---- activity.cpp ---- */
+extern std::atomic<uint64_t> g_launch_seq;
+void activity_launch();   /* the one atomic of the launch path (online) */
+void activity_start();
+void activity_stop();
+void activity_child_reset();
+int activity_hint(int delta);
+
+} // namespace xsb
+
+#endif
