@@ -57,6 +57,7 @@ struct proc {
 	uint32_t ttmp_setup;
 	bool is_runtime_retry;
 	bool debug_trap_enabled;
+	pid_t debugger_pid;   /* target->debugger_process: the tracer that enabled us, 0 = self */
 	uint64_t exception_enable_mask;
 	uint64_t exception_status;
 	int runtime_sema;     /* runtime_enable_sema count */

@@ -495,6 +495,7 @@ static bool dbg_disable(struct proc *t)
 	else if (t->runtime_state != XSB_KFD_RUNTIME_STATE_DISABLED)
 		t->runtime_state = XSB_KFD_RUNTIME_STATE_ENABLED;
 	t->debug_trap_enabled = false;
+	t->debugger_pid = 0;
 	/* kfd_dbg_clean_exception_status */
 	t->exception_status = 0;
 	for (unsigned i = 0; i < XSB_EMU_MAX_KFD_QUEUES; i++)
@@ -698,6 +699,7 @@ static int64_t ioc_dbg_trap(struct ioc *x)
 		/* Emulator: kfd_dbg_trap_activate()'s debug_refresh_runlist (an unmap/remap when
 		 * the runtime is already enabled) is not charged. */
 		t->debug_trap_enabled = true;
+		t->debugger_pid = t != x->p ? x->p->pid : 0; /* kfd_ioctl_set_debug_trap */
 		t->exception_enable_mask = a->enable.exception_mask;
 		struct xsb_kfd_runtime_info ri = {
 			.r_debug = t->r_debug,
@@ -840,6 +842,16 @@ void kfd_process_teardown(struct proc *p)
 				dev.queues[i].suspended = false;
 		p->debug_trap_enabled = false;
 	}
+	/* kfd_process_notifier_release_internal(): a dying debugger disables the debug session
+	 * of every process it was debugging, which resumes their queues. */
+	bool resumed = false;
+	for (unsigned i = 0; i < XSB_EMU_MAX_PROCS; i++) {
+		struct proc *t = &dev.procs[i];
+		if (t->used && !t->dead && t != p && t->debug_trap_enabled && t->debugger_pid == p->pid)
+			resumed |= dbg_disable(t);
+	}
+	if (resumed)
+		model_request_transition("debugger exit resumes", model_grace_ns(0), NULL);
 	for (unsigned i = 0; i < p->n_runtime_waiters; i++)
 		reply_drop(&p->runtime_waiters[i]);
 	p->n_runtime_waiters = 0;
