@@ -95,8 +95,11 @@ export interface StartResult {
 }
 
 /**
- * Starts a detached device (own session, output to DIR/device.log) and waits until it
- * reports readiness by writing 'R' on the inherited descriptor XSB_EMU_READY_FD.
+ * Starts a device and waits until it reports readiness by writing 'R' on the inherited
+ * descriptor XSB_EMU_READY_FD. The device daemonises itself (fork, setsid, stdio to /dev/null,
+ * its own log in DIR/device.log): the process started here exits 0 at once and the byte comes
+ * from the daemon, whose pid is in DIR/device.pid. Errors before it forks (bad arguments or
+ * profile) go to DIR/device.log through the stdio given here.
  */
 export async function startDevice(opts: { dir: string; profile?: string | undefined; timeoutMs?: number }): Promise<StartResult> {
   const dir = resolve(opts.dir);
@@ -115,8 +118,8 @@ export async function startDevice(opts: { dir: string; profile?: string | undefi
   }
 
   const log = openSync(join(dir, 'device.log'), 'a');
-  // node:child_process rather than execa: the device must outlive this process (setsid via
-  // detached, unref) and get an extra inherited pipe at fd 3 for the readiness handshake.
+  // node:child_process rather than execa: the handshake needs an extra inherited pipe at fd 3
+  // and the device must outlive this process.
   const child = spawn(device, deviceArgs(dir, opts.profile), {
     detached: true,
     stdio: ['ignore', log, log, 'pipe'],
@@ -125,15 +128,12 @@ export async function startDevice(opts: { dir: string; profile?: string | undefi
   closeSync(log);
   const ready = child.stdio[3] as Readable | null;
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const seeLog = `see ${join(dir, 'device.log')}`;
   try {
     await new Promise<void>((resolveReady, reject) => {
+      let got = false;
       const timer = setTimeout(() => {
-        reject(
-          new XsbError(
-            `the device did not report ready within ${timeoutMs} ms (log: ${logTail(dir)})`,
-            `see ${join(dir, 'device.log')}`,
-          ),
-        );
+        reject(new XsbError(`the device did not report ready within ${timeoutMs} ms (log: ${logTail(dir)})`, seeLog));
       }, timeoutMs);
       const done = (err?: Error): void => {
         clearTimeout(timer);
@@ -141,34 +141,35 @@ export async function startDevice(opts: { dir: string; profile?: string | undefi
         else resolveReady();
       };
       ready?.on('data', (chunk: Buffer) => {
-        if (chunk.includes('R')) done();
+        if (chunk.includes('R')) {
+          got = true;
+          done();
+        }
+      });
+      // Every holder of the write end (starter, daemon) closed it without 'R': the daemon died.
+      ready?.on('end', () => {
+        if (!got) done(new XsbError(`the device exited before it was ready (log: ${logTail(dir)})`, seeLog));
       });
       child.once('error', (err) =>
         done(new XsbError(`cannot run ${device}`, 'run `npm install` to rebuild the native parts', { cause: err })),
       );
-      child.once('exit', (code, signal) =>
-        done(
-          new XsbError(
-            `the device exited before it was ready (${signal ?? `status ${code}`}; log: ${logTail(dir)})`,
-            `see ${join(dir, 'device.log')}`,
-          ),
-        ),
-      );
+      child.once('exit', (code, signal) => {
+        if (code === 0) return; // the starter's normal exit after forking the daemon
+        done(new XsbError(`the device exited before it was ready (${signal ?? `status ${code}`}; log: ${logTail(dir)})`, seeLog));
+      });
     });
-  } catch (err) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    throw err;
   } finally {
     ready?.destroy();
     child.removeAllListeners();
     child.unref();
   }
-  // 'R' also means "another device already listens here" (it won a start race, and the one
-  // started here exits): the pid file names the device that serves the directory.
   const now = deviceState(dir);
-  const pid = now.pid ?? child.pid;
-  if (pid === undefined) throw new XsbError('the device started without a pid', `see ${join(dir, 'device.log')}`);
-  return { pid, alreadyRunning: pid !== child.pid, dir };
+  if (!deviceRunning(now) || now.pid === null) {
+    throw new XsbError(`the device reported ready but ${join(dir, 'device.pid')} names no live device`, seeLog);
+  }
+  // alreadyRunning stays false even if another starter won a race to this dir: both asked for
+  // a device and one now serves it.
+  return { pid: now.pid, alreadyRunning: false, dir };
 }
 
 /** Runs the device in this terminal until it exits; returns its exit status. */
@@ -180,7 +181,7 @@ export async function runDeviceForeground(opts: { dir: string; profile?: string 
   if (deviceRunning(before)) {
     throw new XsbError(`a device already runs in ${dir} (pid ${before.pid})`, `stop it with \`xsb emu stop --dir ${dir}\``);
   }
-  const r = await execa(device, deviceArgs(dir, opts.profile), { stdio: 'inherit', env: deviceEnv(), extendEnv: false, reject: false });
+  const r = await execa(device, [...deviceArgs(dir, opts.profile), '--foreground'], { stdio: 'inherit', env: deviceEnv(), extendEnv: false, reject: false });
   return r.exitCode ?? 1;
 }
 

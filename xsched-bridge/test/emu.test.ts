@@ -43,7 +43,9 @@ describe('emulated device lifecycle', () => {
 
     const table = await xsb(['emu', 'status']);
     expect(table.exitCode).toBe(0);
-    expect(table.stdout).toContain(`device: running, pid ${pid}`);
+    expect(table.stdout).toMatch(new RegExp(`^device\\s+running, pid ${pid}, `));
+    expect(table.stdout).toMatch(/^processes\s+0$/m);
+    expect(table.stdout).toMatch(/^timing\s+0 completions/m);
 
     const stop = await xsb(['emu', 'stop']);
     expect(stop.exitCode).toBe(0);
@@ -55,6 +57,32 @@ describe('emulated device lifecycle', () => {
     const stopAgain = await xsb(['emu', 'stop']);
     expect(stopAgain.exitCode).toBe(0);
     expect(stopAgain.stdout.trim()).toBe(`no device runs in ${dir}`);
+  });
+
+  it('status shows the processes, queues and rings of a running workload', async () => {
+    expect((await xsb(['emu', 'start'])).exitCode).toBe(0);
+    const work = xsb(['workload', '--emulate', '--kernel-us', '50000', '--count', '30', '--streams', '2']);
+    // Wait (bounded) until the workload's queues exist on the device.
+    let seen: { processes?: { pid: number; queues: unknown[] }[] } | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const j = await xsb(['emu', 'status', '--json']);
+      const dev = (JSON.parse(j.stdout) as { device: typeof seen }).device;
+      if ((dev?.processes ?? []).some((p) => p.queues.length >= 2)) {
+        seen = dev;
+        break;
+      }
+    }
+    expect(seen).toBeDefined();
+    const text = await xsb(['emu', 'status']);
+    const wpid = seen?.processes?.[0]?.pid;
+    expect(text.stdout).toMatch(/^processes\s+1$/m);
+    expect(text.stdout).toMatch(new RegExp(`^\\s+${wpid}\\s+yes\\s+`, 'm'));
+    expect(text.stdout).toMatch(/^ +\d+ +\d+ +compute-aql +\d+ +100 +\d+ +\d+ +mapped /m);
+    expect(text.stdout).toMatch(/^ +\d+ +\d+ +bound +\d+ +\d+ +\d+$/m);
+    const w = await work;
+    expect(w.exitCode).toBe(0);
+    expect((await xsb(['emu', 'stop'])).exitCode).toBe(0);
   });
 
   it('a stale pid file naming a live non-device process is not mistaken for a device', async () => {

@@ -10,6 +10,7 @@ interface Result {
   kernels_completed: number;
   elapsed_ms: number;
   latency_ms?: { p50: number; p99: number; max: number };
+  latency_ms_raw?: number[];
 }
 
 describe('xsb workload --emulate', () => {
@@ -45,7 +46,9 @@ describe('xsb workload --emulate', () => {
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const j = JSON.parse(readFileSync(file, 'utf8')) as Result;
+    expect(j.kernels_expected).toBe(40);
     expect(j.kernels_completed).toBe(j.kernels_expected);
+    expect(j.latency_ms_raw).toHaveLength(20);
     const l = j.latency_ms;
     expect(l).toBeDefined();
     if (l === undefined) return;
@@ -53,6 +56,7 @@ describe('xsb workload --emulate', () => {
     expect(l.p50).toBeGreaterThanOrEqual(1);
     expect(l.p50).toBeLessThanOrEqual(l.p99);
     expect(l.p99).toBeLessThanOrEqual(l.max);
+    expect(l.max).toBe(Math.max(...(j.latency_ms_raw ?? [])));
     expect(r.stdout).toMatch(/request latency\s+p50 /);
     expect((await xsb(['emu', 'status'])).exitCode).toBe(0);
     expect((await xsb(['emu', 'stop'])).exitCode).toBe(0);
