@@ -2,9 +2,9 @@
  * `xsb workload`: runs the project's workload program (build/bin/xsb-workload, spin kernels)
  * on the chosen backend and summarises its JSON (DESIGN.md contract).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { chooseBackend, type BackendChoice } from './backend.js';
@@ -55,10 +55,12 @@ export interface WorkloadRun {
   result: WorkloadResult;
   choice: BackendChoice;
   startedDevice: boolean;
+  jsonFile?: string | undefined;
 }
 
 export async function runWorkload(o: WorkloadOptions): Promise<WorkloadRun> {
   const program = requireArtifact('workload');
+  if (o.json !== undefined) checkWritableDir(o.json);
   const choice = chooseBackend({ emulate: o.emulate });
   let env: NodeJS.ProcessEnv = process.env;
   let startedDir: string | undefined;
@@ -88,10 +90,10 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadRun> {
     try {
       writeFileSync(resolve(o.json), `${JSON.stringify(result, null, 2)}\n`);
     } catch (err) {
-      throw new XsbError(`cannot write ${o.json}`, 'pass a --json path in a writable directory', { cause: err });
+      throw new XsbError(`cannot write ${o.json}`, 'pass a --json path in an existing, writable directory', { cause: err });
     }
   }
-  return { result, choice, startedDevice: startedDir !== undefined };
+  return { result, choice, startedDevice: startedDir !== undefined, jsonFile: o.json === undefined ? undefined : resolve(o.json) };
 }
 
 async function execWorkload(program: string, o: WorkloadOptions, env: NodeJS.ProcessEnv, choice: BackendChoice): Promise<WorkloadResult> {
@@ -109,6 +111,15 @@ async function execWorkload(program: string, o: WorkloadOptions, env: NodeJS.Pro
     return parseResult(readJson(jsonFile, choice.backend));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Fails before a long run rather than after it. */
+function checkWritableDir(file: string): void {
+  try {
+    accessSync(dirname(resolve(file)), constants.W_OK);
+  } catch (err) {
+    throw new XsbError(`cannot write ${file}`, 'pass a --json path in an existing, writable directory', { cause: err });
   }
 }
 
@@ -141,7 +152,7 @@ export function formatWorkload(run: WorkloadRun): string {
   const r = run.result;
   const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed(3));
   const lines = [
-    `backend            ${r.backend} (${run.choice.reason})`,
+    `backend            ${r.backend} (${run.choice.reason})${typeof r['device'] === 'string' ? `, device ${r['device']}` : ''}`,
     `kernels            ${r.kernels_completed} of ${r.kernels_expected} completed`,
     `elapsed            ${fmt(r.elapsed_ms)} ms`,
   ];
@@ -150,5 +161,6 @@ export function formatWorkload(run: WorkloadRun): string {
     const l = r.latency_ms;
     lines.push(`request latency    p50 ${fmt(l.p50)} ms   p99 ${fmt(l.p99)} ms   max ${fmt(l.max)} ms`);
   }
+  if (run.jsonFile !== undefined) lines.push(`result             ${run.jsonFile}`);
   return lines.join('\n');
 }

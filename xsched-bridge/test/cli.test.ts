@@ -109,6 +109,7 @@ describe('command line', () => {
     [['workload', '--kernel-us', '100', '--count', '-5']],
     [['workload', '--kernel-us', '100', '--count', '1', '--period-ms', '0']],
     [['emu', 'start', '--dir']],
+    [['workload', '--emulate', '--kernel-us', '10', '--count', '1', '--json', '/nonexistent-dir/w.json']],
   ])('bad input %j: one line on stderr, non-zero exit', async (args: string[]) => {
     const r = await xsb(args);
     expect(r.exitCode).not.toBe(0);
