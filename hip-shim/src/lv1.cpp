@@ -123,26 +123,14 @@ static void lv1_limits(uint32_t *thr, uint32_t *batch)
 	*batch = b;
 }
 
-/* Takes the slot lock (released by lv1_done) once the gate is open and the stream has room. */
-void lv1_admit(int spt, hipStream_t s, Lv1Slot **out)
+static bool gate_closed_now()
 {
-	Lv1Slot *slot = slot_for(spt, s);
-	for (;;) {
-		gate_wait();
-		pthread_mutex_lock(&slot->mu);
-		if (slot->dead.load()) { /* destroyed under us: a new stream may reuse the handle */
-			pthread_mutex_unlock(&slot->mu);
-			tl_last_slot = nullptr;
-			slot = slot_for(spt, s);
-			continue;
-		}
-		/* the gate may have closed while this thread waited for the stream */
-		if (ctrl_gate() == XSB_GATE_CLOSED && !g_fail_open.load() && !g_exiting.load()) {
-			pthread_mutex_unlock(&slot->mu);
-			continue;
-		}
-		break;
-	}
+	return ctrl_gate() == XSB_GATE_CLOSED && !g_fail_open.load() && !g_exiting.load();
+}
+
+/* Waits (slot lock held) until the stream has fewer than `threshold` launches in flight. */
+static void bound_wait(Lv1Slot *slot)
+{
 	uint32_t thr, batch;
 	lv1_limits(&thr, &batch);
 	if (g_fail_open.load()) thr = 0;
@@ -166,6 +154,32 @@ void lv1_admit(int spt, hipStream_t s, Lv1Slot **out)
 		slot->events.pop_front();
 		slot->inflight = slot->inflight > oldest.second ? slot->inflight - oldest.second : 0;
 		event_put(oldest.first);
+	}
+}
+
+/* Takes the slot lock (released by lv1_done) once the gate is open and the stream has room. */
+void lv1_admit(int spt, hipStream_t s, Lv1Slot **out)
+{
+	Lv1Slot *slot = slot_for(spt, s);
+	for (;;) {
+		gate_wait();
+		pthread_mutex_lock(&slot->mu);
+		if (slot->dead.load()) { /* destroyed under us: a new stream may reuse the handle */
+			pthread_mutex_unlock(&slot->mu);
+			tl_last_slot = nullptr;
+			slot = slot_for(spt, s);
+			continue;
+		}
+		if (gate_closed_now()) { /* closed while this thread waited for the stream */
+			pthread_mutex_unlock(&slot->mu);
+			continue;
+		}
+		bound_wait(slot);
+		if (gate_closed_now()) { /* closed while this thread waited for the oldest batch */
+			pthread_mutex_unlock(&slot->mu);
+			continue;
+		}
+		break;
 	}
 	*out = slot;
 }
