@@ -56,17 +56,18 @@ static SymInfo g_syms[SYM_COUNT] = {
 };
 
 typedef void *(*dlsym_fn)(void *, const char *);
-static std::atomic<dlsym_fn> g_real_dlsym{nullptr};
+static dlsym_fn g_real_dlsym; /* __atomic builtins: no library calls before a sanitizer is up */
 
-/* glibc >= 2.34 defines dlsym@@GLIBC_2.34 in libc, older ones dlsym@GLIBC_2.2.5 in libdl */
-extern "C" __attribute__((visibility("hidden"))) dlsym_fn xsb_real_dlsym()
+/* glibc >= 2.34 defines dlsym@@GLIBC_2.34 in libc, older ones dlsym@GLIBC_2.2.5 in libdl.
+ * Not instrumented: sanitizer runtimes call dlsym(RTLD_NEXT) while they initialise. */
+extern "C" __attribute__((visibility("hidden"), no_sanitize_thread, no_sanitize_address)) dlsym_fn xsb_real_dlsym()
 {
-	dlsym_fn f = g_real_dlsym.load(std::memory_order_acquire);
+	dlsym_fn f = __atomic_load_n(&g_real_dlsym, __ATOMIC_ACQUIRE);
 	if (!f) {
-		static const char *const vers[] = {"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0"};
-		for (const char *v : vers)
-			if ((f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", v))) break;
-		g_real_dlsym.store(f, std::memory_order_release);
+		f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+		if (!f) f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+		if (!f) f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
+		__atomic_store_n(&g_real_dlsym, f, __ATOMIC_RELEASE);
 	}
 	return f;
 }
@@ -240,7 +241,8 @@ XSB_EXPORT hipError_t hipGetProcAddress(const char *sym, void **pfn, int ver, ui
 
 /* dlsym: RTLD_NEXT resolves relative to the caller's object, so that case jumps straight to
  * the real dlsym with the caller's return address intact (x86-64 trampoline below). */
-extern "C" __attribute__((visibility("hidden"))) void *xsb_dlsym_impl(void *handle, const char *name)
+extern "C" __attribute__((visibility("hidden"), no_sanitize_thread, no_sanitize_address)) void *
+xsb_dlsym_impl(void *handle, const char *name)
 {
 	dlsym_fn real = xsb_real_dlsym();
 	if (!real) return nullptr;

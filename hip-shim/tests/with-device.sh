@@ -6,9 +6,11 @@
 # RTLD_NEXT, as it forwards to libc on a real machine.
 set -u
 build=$(cd "$1" && pwd); shift
+# XSB_TEST_DEVICE_BUILD: where xsb-emu-device comes from (a sanitizer build may not have one)
+devbuild=${XSB_TEST_DEVICE_BUILD:-$build}
 dir=$(mktemp -d /tmp/xsb-shim-test.XXXXXX)
 export XSB_EMU_DIR="$dir" XSB_SYSFS_ROOT="$dir/sysfs" XSB_EMU_NO_AUTOSTART=1
-"$build/bin/xsb-emu-device" --dir "$dir" --foreground >"$dir/device.out" 2>&1 &
+"$devbuild/bin/xsb-emu-device" --dir "$dir" --foreground >"$dir/device.out" 2>&1 &
 dev=$!
 for _ in $(seq 1 200); do
   [ -S "$dir/device.sock" ] && break
@@ -20,9 +22,11 @@ export XSB_TEST_BUILD="$build" XSB_TEST_DIR="$dir"
 export XSB_TEST_LD_LIBRARY_PATH="$build/lib/emu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 shim="$build/lib/libxsb_hip.so"
 preload="$shim $build/lib/libxsb_emu_kfd.so"
-# A TSan-instrumented shim needs the TSan runtime first.
+# A TSan-instrumented shim needs the TSan runtime first; a report fails the child.
 if nm -D "$shim" 2>/dev/null | grep -q __tsan_init; then
   preload="$(gcc -print-file-name=libtsan.so) $preload"
+  here=$(cd "$(dirname "$0")" && pwd)
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 exitcode=66 report_signal_unsafe=0 suppressions=$here/tsan.supp}"
 fi
 export XSB_TEST_PRELOAD="$preload"
 "$@"

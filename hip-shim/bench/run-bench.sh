@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# run-bench.sh BUILD_DIR [N] - per-launch cost with and without the shim (one run, one device).
+set -u
+build=$(cd "$1" && pwd); shift
+here=$(cd "$(dirname "$0")" && pwd)
+exec "$here/../tests/with-device.sh" "$build" env \
+  XSB_BENCH_PRELOAD="$build/lib/libxsb_hip.so $build/lib/libxsb_emu_kfd.so" \
+  XSB_BENCH_PLAIN_PRELOAD="$build/lib/libxsb_emu_kfd.so" \
+  XSB_BENCH_COORD="$build/tests/test_coord" \
+  LD_LIBRARY_PATH="$build/lib/emu" \
+  "$build/bin/xsb-launch-bench" "$@"
