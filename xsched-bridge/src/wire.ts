@@ -208,7 +208,7 @@ export const XSB_CTRL_OFF = {
 export function ctrlHeaderSum(block: Uint8Array): number {
   let h = 2166136261;
   for (let i = 0; i < 24; i++) {
-    h ^= block[i];
+    h ^= block[i] ?? 0;
     h = Math.imul(h, 16777619) >>> 0;
   }
   return h >>> 0;
