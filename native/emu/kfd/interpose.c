@@ -44,6 +44,14 @@ static void *next_sym(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
+/* First calls may race from several threads: the lookup is idempotent, publish it atomically. */
+#define REAL(type, var, name)                                                  \
+	type var = __atomic_load_n(&var##_cache, __ATOMIC_ACQUIRE);            \
+	if (!var) {                                                            \
+		var = (type)next_sym(name);                                    \
+		__atomic_store_n(&var##_cache, var, __ATOMIC_RELEASE);         \
+	}
+
 /* ROCr (libhsakmt) opens the absolute path "/dev/kfd"; relative spellings are not emulated. */
 static int is_kfd_path(const char *path)
 {
@@ -126,9 +134,8 @@ static pid_t kfd_file_owner(int fd)
 		OPEN_MODE(flags, mode);                                        \
 		if (is_kfd_path(path))                               \
 			return open_emulated(flags);                           \
-		static open_fn real;                                           \
-		if (!real)                                                     \
-			real = (open_fn)next_sym(#name);                       \
+		static open_fn real_cache;                                     \
+		REAL(open_fn, real, #name)                                     \
 		return real(path, flags, mode);                                \
 	}
 #define DEFINE_OPENAT(name)                                                    \
@@ -138,9 +145,8 @@ static pid_t kfd_file_owner(int fd)
 		OPEN_MODE(flags, mode);                                        \
 		if (is_kfd_path(path))                                  \
 			return open_emulated(flags);                           \
-		static openat_fn real;                                         \
-		if (!real)                                                     \
-			real = (openat_fn)next_sym(#name);                     \
+		static openat_fn real_cache;                                   \
+		REAL(openat_fn, real, #name)                                   \
 		return real(dirfd, path, flags, mode);                         \
 	}
 DEFINE_OPEN(open)
@@ -167,9 +173,8 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 
 EXPORT int close(int fd)
 {
-	static close_fn real;
-	if (!real)
-		real = (close_fn)next_sym("close");
+	static close_fn real_cache;
+	REAL(close_fn, real, "close")
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		/* Forget the file when its fd closes. A dup() of it would then no longer be
@@ -190,9 +195,8 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	static ioctl_fn real;
-	if (!real)
-		real = (ioctl_fn)next_sym("ioctl");
+	static ioctl_fn real_cache;
+	REAL(ioctl_fn, real, "ioctl")
 	if (_IOC_TYPE(request) == XSB_KFD_IOCTL_BASE) {
 		pid_t owner = kfd_file_owner(fd);
 		if (owner) {

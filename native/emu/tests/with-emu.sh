@@ -14,7 +14,8 @@ if nm -D "$preload" 2>/dev/null | grep -q __asan_init; then
   preload="$(gcc -print-file-name=libasan.so) $preload"
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 fi
-export LD_PRELOAD="$preload${LD_PRELOAD:+ $LD_PRELOAD}"
+# after any preloads already set (e.g. the shim), as `xsched-bridge emu env` composes it
+export LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$preload"
 "$@"
 rc=$?
 unset LD_PRELOAD
