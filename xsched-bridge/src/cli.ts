@@ -4,6 +4,7 @@
  * registered; errors are one line "xsched-bridge: <what>; <how to fix>" (stacks with --verbose).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { registerCommands } from './commands/index.js';
 import { emuDir, emuEnv, formatExports } from './env.js';
 import { deviceStatus, runDeviceForeground, startDevice, stopDevice } from './emu.js';
 import { errorDetails, errorLine, XsbError } from './errors.js';
@@ -132,6 +133,7 @@ function buildProgram(): Command {
         );
       }
     });
+  registerCommands(program);
   return program;
 }
 
