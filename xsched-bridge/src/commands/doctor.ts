@@ -305,6 +305,9 @@ function rocmCheck(c: Ctx): Check {
   if (!atLeast(info.version, 5, 7)) {
     return check('rocm', 'ROCm / ROCr', c.dbg, `${what}: ROCr < 5.7 never runtime-enables on upstream kernels, so DBG_TRAP SUSPEND returns EPERM`, 'install ROCm >= 5.7, or use --mechanism deactivate');
   }
+  if (c.kfdVersion === null && allFw) {
+    return check('rocm', 'ROCm / ROCr', 'warn', `${what}: runtime-enables if the KFD has the debugger API (its version is unknown)`, 'fix the /dev/kfd check above');
+  }
   if (!enables) return check('rocm', 'ROCm / ROCr', c.dbg, `${what}: does not runtime-enable here (${why})`, 'fix the GPU/KFD checks above, or use --mechanism deactivate');
   return check('rocm', 'ROCm / ROCr', 'ok', `${what}: runtime-enables at hsa_init (every GPU has firmware debug support)`);
 }
