@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { registerCommands } from './commands/index.js';
+import { registerCoordinatorCommand } from './coordinator/command.js';
 import { emuDir, emuEnv, formatExports } from './env.js';
 import { deviceStatus, runDeviceForeground, startDevice, stopDevice } from './emu.js';
 import { errorDetails, errorLine, XsbError } from './errors.js';
@@ -134,6 +135,7 @@ function buildProgram(): Command {
       }
     });
   registerCommands(program);
+  registerCoordinatorCommand(program);
   return program;
 }
 

@@ -260,7 +260,7 @@ Napi::Value Snapshot(const Napi::CallbackInfo &info)
 		N(activity); N(queues); N(errors); N(exec_error); N(lease_deadline_ns); N(launches); N(gated_waits);
 		N(gated_wait_ns); N(lv1_waits); N(suspends); N(resumes); N(suspend_ns_last); N(suspend_ns_max);
 		N(suspend_ns_sum); N(resume_ns_last); N(resume_ns_max); N(resume_ns_sum); N(fail_open_ns);
-		N(activity_transitions);
+		N(activity_transitions); N(lv1_threshold);
 #undef N
 		o.Set("shm", p.shm);
 		o.Set("engine_gate_closed", p.engine_gate_closed);

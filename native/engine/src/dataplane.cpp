@@ -153,6 +153,7 @@ std::vector<ProcSnap> DataPlane::snapshot()
 		s.activity = c->activity.load();
 		s.queues = c->queues.load();
 		s.errors = c->errors.load();
+		s.lv1_threshold = c->lv1_threshold.load();
 		s.lease_deadline_ns = c->lease_deadline_ns.load();
 		s.launches = c->launches.load();
 		s.gated_waits = c->gated_waits.load();

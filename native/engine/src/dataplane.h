@@ -32,7 +32,7 @@ struct ProcSnap {
 	uint64_t conn;
 	pid_t pid;
 	std::string shm;
-	uint32_t gate, suspend_req, req_seq, ack_seq, exec_state, held_queues, activity, queues, errors;
+	uint32_t gate, suspend_req, req_seq, ack_seq, exec_state, held_queues, activity, queues, errors, lv1_threshold;
 	int32_t exec_error;
 	uint64_t lease_deadline_ns, launches, gated_waits, gated_wait_ns, lv1_waits, suspends, resumes;
 	uint64_t suspend_ns_last, suspend_ns_max, suspend_ns_sum, resume_ns_last, resume_ns_max, resume_ns_sum;
