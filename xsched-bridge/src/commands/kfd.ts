@@ -90,7 +90,11 @@ export function versionCommand(o: KfdCommonOptions): Promise<number> {
 }
 
 function kfdFailure(what: string, err: unknown, fallbackFix: string): XsbError {
-  if (err instanceof KfdError) return new XsbError(`${what} failed (${err.code})`, err.diagnosis, { cause: err });
+  if (err instanceof KfdError) {
+    // The diagnosis repeats the operation and errno before its explanation: keep the explanation.
+    const why = err.diagnosis.replace(/^.*? failed with [A-Z0-9]+ \(errno \d+\):\s*/, '');
+    return new XsbError(`${what} failed (${err.code})`, why, { cause: err });
+  }
   return new XsbError(`${what} failed (${err instanceof Error ? err.message : String(err)})`, fallbackFix, { cause: err });
 }
 
