@@ -1,9 +1,10 @@
 /**
  * Where the coordinator listens: one rule for the coordinator, the CLI commands and `run`
  * (which passes the result to the shim as XSB_SOCKET; the shim has no default of its own).
- * --socket PATH, else $XSB_SOCKET, else $XDG_RUNTIME_DIR/xsched-bridge/coordinator.sock, else
- * /run/xsched-bridge/coordinator.sock as root (sudo clears XDG_RUNTIME_DIR), else
- * /tmp/xsched-bridge-<uid>/coordinator.sock.
+ * --socket PATH, else $XSB_SOCKET, else /run/xsched-bridge/coordinator.sock as root (one
+ * system-wide path whatever root's environment holds), else
+ * $XDG_RUNTIME_DIR/xsched-bridge/coordinator.sock, else /tmp/xsched-bridge-<uid>/coordinator.sock.
+ * The same precedence as src/coordinator/socket-path.ts (the listener): keep them equal.
  */
 import { dirname, resolve } from 'node:path';
 import { XsbError } from './errors.js';
@@ -18,9 +19,9 @@ function uidOf(): number {
 
 /** The default when neither --socket nor $XSB_SOCKET is given. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env, uid: number = uidOf()): string {
+  if (uid === 0) return `/run/xsched-bridge/${SOCKET_NAME}`;
   const xdg = env['XDG_RUNTIME_DIR'];
   if (xdg !== undefined && xdg !== '') return resolve(xdg, 'xsched-bridge', SOCKET_NAME);
-  if (uid === 0) return `/run/xsched-bridge/${SOCKET_NAME}`;
   return `/tmp/xsched-bridge-${uid}/${SOCKET_NAME}`;
 }
 
