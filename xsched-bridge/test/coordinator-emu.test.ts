@@ -1,0 +1,225 @@
+// The coordinator with real shimmed processes on the emulated GPU: every policy against an
+// offline job of 20 ms kernels and an online job issuing a request every 100 ms. Effects are
+// observed where they happen: held queues in the device's state (xsb-emu-ctl status), gates
+// in the shims' control blocks (the registry reads them), besides the latencies.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevice } from '../src/emu.js';
+import { buildDir } from '../src/paths.js';
+import { bin, Coord, query, until, type Registry } from './coordinator-harness.js';
+import { emuDir } from './helpers.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'xsb-coord-emu-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeAll(async () => {
+  await startDevice({ dir: emuDir() });
+});
+
+interface Workload {
+  proc: ChildProcess;
+  json: string;
+  done: Promise<number | null>;
+}
+
+function workload(name: string, cls: 'online' | 'offline', socket: string, mechanism: string, args: string[]): Workload {
+  const b = buildDir();
+  const json = join(dir, `${name}.json`);
+  const proc = spawn(bin('xsb-workload'), [...args, '--json', json], {
+    env: {
+      ...process.env,
+      LD_PRELOAD: `${join(b, 'lib', 'libxsb_hip.so')} ${join(b, 'lib', 'libxsb_emu_kfd.so')}`,
+      LD_LIBRARY_PATH: join(b, 'lib', 'emu'),
+      XSB_EMU_DIR: emuDir(),
+      XSB_SYSFS_ROOT: join(emuDir(), 'sysfs'),
+      XSB_SOCKET: socket,
+      XSB_CLASS: cls,
+      XSB_MECHANISM: mechanism,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number | null>((r) =>
+    proc.on('exit', (code) => {
+      if (code !== 0 && code !== null) process.stderr.write(`${name} exited ${code}: ${err}\n`);
+      r(code);
+    }),
+  );
+  return { proc, json, done };
+}
+
+interface WorkloadResult {
+  kernels_expected: number;
+  kernels_completed: number;
+  latency_ms?: { p50: number; p99: number; max: number };
+}
+const result = (w: Workload): WorkloadResult => JSON.parse(readFileSync(w.json, 'utf8')) as WorkloadResult;
+
+interface EmuQueue {
+  queue_id: number;
+  flags: string[];
+  suspend_count: number;
+}
+async function emuQueues(pid: number): Promise<EmuQueue[]> {
+  const r = await run(bin('xsb-emu-ctl'), ['--dir', emuDir(), 'status']);
+  const s = JSON.parse(r.stdout) as { processes: { pid: number; queues: EmuQueue[] }[] };
+  return s.processes.find((p) => p.pid === pid)?.queues ?? [];
+}
+
+const OFFLINE = ['--kernel-us', '20000', '--count', '200'];
+const ONLINE = ['--kernel-us', '2000', '--count', '100', '--period-ms', '100', '--requests', '20', '--kernels-per-request', '5'];
+
+interface ModeResult {
+  p99: number;
+  offline: WorkloadResult;
+  online: WorkloadResult;
+  heldFlags: Set<string>;
+  gateClosedSeen: boolean;
+  holdRequests: number;
+  gateEvents: number;
+}
+
+async function runMode(policy: string, mechanism: string): Promise<ModeResult> {
+  const socket = join(dir, `${policy}-${mechanism}.sock`);
+  // 20 ms of hysteresis: offline work stays held between the kernels of a request
+  const coord = await Coord.start(socket, ['--policy', policy, '--hysteresis-us', '20000']);
+  const off = workload(`${policy}-${mechanism}-off`, 'offline', socket, mechanism, OFFLINE);
+  try {
+    const pid = off.proc.pid!;
+    await until('the offline process to attach', async () => (await query(socket)).processes.some((p) => p.pid === pid && p.queues.length > 0), 15_000, 50);
+    const on = workload(`${policy}-${mechanism}-on`, 'online', socket, mechanism, ONLINE);
+    const heldFlags = new Set<string>();
+    let gateClosedSeen = false;
+    let onDone = false;
+    void on.done.then(() => (onDone = true));
+    while (!onDone) {
+      const [qs, reg] = await Promise.all([emuQueues(pid), query(socket).catch(() => null as Registry | null)]);
+      for (const q of qs) for (const f of q.flags) if (f === 'suspended' || f === 'deactivated') heldFlags.add(f);
+      const p = reg?.processes.find((x) => x.pid === pid);
+      if (p?.gate === 'closed') gateClosedSeen = true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await on.done).toBe(0);
+    expect(await off.done).toBe(0);
+    const online = result(on);
+    return {
+      p99: online.latency_ms!.p99,
+      offline: result(off),
+      online,
+      heldFlags,
+      gateClosedSeen,
+      holdRequests: coord.events.filter((e) => e.event === 'request' && e['what'] === 'hold').length,
+      gateEvents: coord.events.filter((e) => e.event === 'gate' && e['closed'] === true).length,
+    };
+  } finally {
+    off.proc.kill('SIGKILL');
+    expect(await coord.stop()).toBe(0);
+  }
+}
+
+describe('policies on the emulated GPU', () => {
+  const results = new Map<string, ModeResult>();
+  const modes: [string, string][] = [
+    ['none', 'dbg-trap'],
+    ['lv1', 'dbg-trap'],
+    ['suspend', 'dbg-trap'],
+    ['suspend', 'deactivate'],
+    ['hybrid', 'dbg-trap'],
+    ['adaptive', 'dbg-trap'],
+  ];
+  for (const [policy, mech] of modes) {
+    it(`${policy} (${mech}): every kernel completes; the policy shows in the device and the control blocks`, async () => {
+      const r = await runMode(policy, mech);
+      results.set(`${policy}/${mech}`, r);
+      expect(r.offline.kernels_completed).toBe(r.offline.kernels_expected);
+      expect(r.online.kernels_completed).toBe(r.online.kernels_expected);
+      const holds = policy === 'suspend' || policy === 'hybrid' || policy === 'adaptive';
+      const gates = policy === 'lv1' || policy === 'hybrid' || policy === 'adaptive';
+      expect(r.holdRequests > 0).toBe(holds);
+      expect(r.gateEvents > 0).toBe(gates);
+      expect(r.gateClosedSeen).toBe(gates);
+      expect([...r.heldFlags]).toEqual(holds ? [mech === 'deactivate' ? 'deactivated' : 'suspended'] : []);
+    });
+  }
+
+  it('online p99 under suspend and hybrid is below both lv1 and none', () => {
+    const p99 = (k: string) => {
+      const r = results.get(k);
+      if (r === undefined) throw new Error(`mode ${k} did not run`);
+      return r.p99;
+    };
+    const worst = Math.min(p99('none/dbg-trap'), p99('lv1/dbg-trap'));
+    for (const k of ['suspend/dbg-trap', 'suspend/deactivate', 'hybrid/dbg-trap']) expect(p99(k)).toBeLessThan(worst);
+    process.stdout.write(`online p99 ms: ${[...results].map(([k, r]) => `${k} ${r.p99.toFixed(1)}`).join(', ')}\n`);
+  });
+});
+
+describe('a coordinator that fails while the offline process is held', () => {
+  async function holdOffline(socket: string, lease: number) {
+    // ten seconds of hysteresis: once the online process was busy, the offline one stays held
+    const coord = await Coord.start(socket, ['--policy', 'suspend', '--lease-ms', String(lease), '--hysteresis-us', '10000000']);
+    const off = workload(`${socket}-off`.replaceAll('/', '_'), 'offline', socket, 'dbg-trap', ['--kernel-us', '20000', '--count', '100']);
+    const pid = off.proc.pid!;
+    await until('the offline process to attach', async () => (await query(socket)).processes.some((p) => p.pid === pid && p.queues.length > 0), 15_000, 50);
+    const on = workload(`${socket}-on`.replaceAll('/', '_'), 'online', socket, 'dbg-trap', ['--kernel-us', '2000', '--count', '100', '--period-ms', '100', '--requests', '40', '--kernels-per-request', '1']);
+    await until('the offline queues suspended in the device', async () => (await emuQueues(pid)).some((q) => q.flags.includes('suspended')), 10_000, 10);
+    return { coord, off, on, pid };
+  }
+
+  it('SIGKILL: the shim releases itself within the lease and finishes; a restarted coordinator serves again', async () => {
+    const socket = join(dir, 'kill.sock');
+    const lease = 1000;
+    const { coord, off, on, pid } = await holdOffline(socket, lease);
+    try {
+      const t0 = Date.now();
+      coord.proc.kill('SIGKILL');
+      await until('the offline queues resumed', async () => (await emuQueues(pid)).every((q) => !q.flags.includes('suspended')), lease + 1000, 10);
+      const dt = Date.now() - t0;
+      process.stdout.write(`released ${dt} ms after SIGKILL (lease ${lease} ms)\n`);
+      expect(dt).toBeLessThan(lease + 500);
+      expect(await off.done).toBe(0);
+      const r = result(off);
+      expect(r.kernels_completed).toBe(r.kernels_expected);
+      const again = await Coord.start(socket, ['--policy', 'suspend']);
+      try {
+        expect((await query(socket)).type).toBe('registry');
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      on.proc.kill('SIGKILL');
+      off.proc.kill('SIGKILL');
+      await on.done;
+    }
+  });
+
+  it('frozen (SIGSTOP): the lease expires and the shim releases itself', async () => {
+    const socket = join(dir, 'stop.sock');
+    const lease = 800;
+    const { coord, off, on, pid } = await holdOffline(socket, lease);
+    try {
+      const t0 = Date.now();
+      coord.proc.kill('SIGSTOP');
+      await until('the offline queues resumed', async () => (await emuQueues(pid)).every((q) => !q.flags.includes('suspended')), lease + 2000, 10);
+      const dt = Date.now() - t0;
+      process.stdout.write(`released ${dt} ms after SIGSTOP (lease ${lease} ms)\n`);
+      expect(dt).toBeLessThan(lease + 1000);
+      expect(await off.done).toBe(0);
+      expect(result(off).kernels_completed).toBe(100);
+    } finally {
+      coord.proc.kill('SIGKILL');
+      on.proc.kill('SIGKILL');
+      off.proc.kill('SIGKILL');
+      await on.done;
+    }
+  });
+
+  // hip-shim fails open for good once its coordinator is gone and never reconnects, so a
+  // restarted coordinator cannot re-learn the shims that were running (reported to the lead).
+  it.todo('a restarted coordinator re-learns running shims (needs reconnect in hip-shim)');
+});
