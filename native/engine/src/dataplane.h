@@ -85,11 +85,15 @@ private:
 	void post(Proc &p, uint32_t req, uint64_t now, const Decision *why);
 	void set_gate(Proc &p, bool closed, uint64_t now, const Decision *why);
 	void check_ack(Proc &p, uint64_t now, uint32_t ack);
+	void emit(Event e);
+	void emit_log(const char *level, const std::string &msg, uint64_t conn = 0);
+	void flush_events();
 
 	EventSink *ev_;
 	std::mutex mu_;
 	std::map<uint64_t, Proc> procs_;
 	std::vector<xsb_ctrl *> graveyard_;
+	std::vector<Event> pending_; /* mu_ */
 	Plan plan_;
 	std::atomic<uint32_t> plan_seq_{0};
 	std::atomic<bool> stop_{false};
