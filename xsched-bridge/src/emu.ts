@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
+import { preloadEntries } from './env.js';
 import { XsbError } from './errors.js';
 import { artifactPath, requireArtifact } from './paths.js';
 
@@ -59,7 +60,7 @@ export function pidIsDevice(pid: number): boolean {
 function deviceEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   const ours = artifactPath('emuKfd');
-  const kept = (env['LD_PRELOAD'] ?? '').split(/[:\s]+/).filter((p) => p !== '' && p !== ours);
+  const kept = preloadEntries(env['LD_PRELOAD']).filter((p) => p !== ours);
   if (kept.length > 0) env['LD_PRELOAD'] = kept.join(':');
   else delete env['LD_PRELOAD'];
   return env;

@@ -45,10 +45,14 @@ function prependPath(first: string, existing: string | undefined, sep: string): 
   return [first, ...rest].join(sep);
 }
 
-/** ld.so splits LD_PRELOAD on spaces and colons; keep the user's entries and order. */
+/** The entries of an LD_PRELOAD value: ld.so splits it on spaces and colons. */
+export function preloadEntries(value: string | undefined): string[] {
+  return (value ?? '').split(/[:\s]+/).filter((p) => p !== '');
+}
+
+/** lib after the user's entries, which keep their order. */
 function appendPreload(lib: string, existing: string | undefined): string {
-  const entries = (existing ?? '').split(/[:\s]+/).filter((p) => p !== '' && p !== lib);
-  return [...entries, lib].join(':');
+  return [...preloadEntries(existing).filter((p) => p !== lib), lib].join(':');
 }
 
 /** POSIX-shell single quoting. */

@@ -85,6 +85,18 @@ describe('emulated device lifecycle', () => {
     expect((await xsb(['emu', 'stop'])).exitCode).toBe(0);
   });
 
+  it('--foreground runs the device in the command itself until it is stopped', async () => {
+    const dir = join(emuDir(), 'fg');
+    const fg = xsb(['emu', 'start', '--foreground', '--dir', dir]);
+    let status = -1;
+    const deadline = Date.now() + 10_000;
+    while (status !== 0 && Date.now() < deadline) status = (await xsb(['emu', 'status', '--dir', dir])).exitCode;
+    expect(status).toBe(0);
+    expect((await xsb(['emu', 'stop', '--dir', dir])).exitCode).toBe(0);
+    const r = await fg;
+    expect(r.exitCode).toBe(0);
+  });
+
   it('a stale pid file naming a live non-device process is not mistaken for a device', async () => {
     const dir = join(emuDir(), 'stale');
     const { mkdirSync } = await import('node:fs');
