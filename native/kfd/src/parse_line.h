@@ -112,7 +112,9 @@ static inline int take_dec(const char **s, uint64_t *v, uint64_t max)
 		return -1;
 	while (*p >= '0' && *p <= '9') {
 		uint64_t d = (uint64_t)(*p - '0');
-		if (x > (max - d) / 10)
+		/* d > max first: max - d would wrap for a small max (fuzz_amdlog found "with
+		 * priority 14" accepted against max 2) */
+		if (d > max || x > (max - d) / 10)
 			return -1;
 		x = x * 10 + d;
 		p++;
