@@ -45,6 +45,9 @@ static void to_busy()
 	pthread_mutex_unlock(&g_act_mu);
 }
 
+void activity_lock() { pthread_mutex_lock(&g_act_mu); }
+void activity_unlock() { pthread_mutex_unlock(&g_act_mu); }
+
 void activity_launch()
 {
 	g_launch_seq.fetch_add(1);

@@ -35,6 +35,7 @@ static xsb_kfd_t *g_kfd;
 static bool g_dbg_enabled;
 static uint32_t g_applied_prio_gen; /* priority last applied to the queues */
 static std::atomic<uint32_t> g_release_gen{0}; /* futex: bumped after releases */
+static std::atomic<uint32_t> g_mech_pending{0}; /* a coordinator's mechanism waiting for the release */
 
 void exec_kick()
 {
@@ -125,7 +126,7 @@ static int hold_all(uint32_t *held_count)
 	*held_count = already;
 	if (ids.empty()) return 0;
 	int err = 0;
-	if (g_cfg.mechanism == XSB_MECH_DBG_TRAP) {
+	if (g_mechanism.load() == XSB_MECH_DBG_TRAP) {
 		if (!g_hip_ready.load()) return 0; /* the session may not open before the runtime did */
 		int r = dbg_enable();
 		if (r < 0) return r;
@@ -185,7 +186,7 @@ static int release(bool only_destroying)
 	if (ids.empty()) return 0;
 	int err = 0;
 	uint64_t t0 = now_ns();
-	if (g_cfg.mechanism == XSB_MECH_DBG_TRAP) {
+	if (g_mechanism.load() == XSB_MECH_DBG_TRAP) {
 		std::vector<uint32_t> st(ids);
 		int r = g_dbg_enabled ? xsb_kfd_resume(g_kfd, (uint32_t)getpid(), st.data(), (uint32_t)st.size()) : 0;
 		if (r < 0) {
@@ -234,6 +235,47 @@ static void reprioritise()
 	}
 }
 
+static bool any_held()
+{
+	static Queue snap[1024];
+	int n = queues_snapshot(snap, 1024);
+	for (int i = 0; i < n; i++)
+		if (snap[i].held) return true;
+	return false;
+}
+
+/* With the queue-operation lock held and nothing held: leaving dbg-trap closes the debug
+ * session (the process would otherwise stay under a debugger it no longer uses). */
+static void switch_mechanism(uint32_t m)
+{
+	uint32_t cur = g_mechanism.load();
+	g_mech_pending.store(0);
+	if (m == cur) return;
+	if (cur == XSB_MECH_DBG_TRAP) {
+		tl_kfd_pass++;
+		dbg_disable();
+		tl_kfd_pass--;
+	}
+	g_mechanism.store(m);
+	XSB_LOG(LOG_INFO, "executor: mechanism %s (the coordinator's)", m == XSB_MECH_DEACTIVATE ? "deactivate" : "dbg-trap");
+}
+
+uint32_t exec_request_mechanism(uint32_t m, bool *pending)
+{
+	QopLock op;
+	*pending = false;
+	if (m == g_mechanism.load()) {
+		g_mech_pending.store(0);
+	} else if (any_held()) {
+		g_mech_pending.store(m); /* never switch under held queues: they are released the way they were held */
+		*pending = true;
+		exec_kick();
+	} else {
+		switch_mechanism(m);
+	}
+	return g_mechanism.load();
+}
+
 static void publish(uint32_t state, int err, uint32_t seq, uint32_t held)
 {
 	g_ctrl->exec_error.store(err);
@@ -272,6 +314,8 @@ static void *exec_main(void *)
 				if (g_ctrl->held_queues.load()) g_ctrl->exec_state.store(XSB_EXEC_RESUMING);
 				err = release(false);
 			}
+			uint32_t pm = g_mech_pending.load();
+			if (pm && !any_held()) switch_mechanism(pm);
 			reprioritise();
 		}
 		if (err < 0) g_ctrl->errors.fetch_add(1);

@@ -17,6 +17,7 @@ namespace xsb {
 
 std::atomic<uint32_t> g_class{XSB_CLASS_NONE};
 std::atomic<int> g_priority{-1};
+std::atomic<uint32_t> g_mechanism{XSB_MECH_DBG_TRAP};
 std::atomic<int> g_attached{0};
 std::atomic<int> g_fail_open{0};
 std::atomic<int> g_hip_ready{0};
@@ -24,32 +25,30 @@ std::atomic<int> g_exiting{0};
 XSB_TLS thread_local int tl_depth = 0;
 XSB_TLS thread_local int tl_kfd_pass = 0;
 
-static xsb_ctrl g_local_ctrl; /* until (or without) a shared control block */
-xsb_ctrl *g_ctrl = &g_local_ctrl;
-
 enum { INIT_NONE = 0, INIT_RUNNING = 1, INIT_DONE = 2 };
 static std::atomic<int> g_init{INIT_NONE};
 static pthread_mutex_t g_init_mu = PTHREAD_MUTEX_INITIALIZER;
 static XSB_TLS thread_local int tl_in_init = 0;
 static std::atomic<int> g_atexit_done{0};
 
+/* The process's own block (g_ctrl's page) before any coordinator: gate open, the shim's Lv1. */
 static void init_local_ctrl()
 {
-	memset(static_cast<void *>(&g_local_ctrl), 0, sizeof g_local_ctrl);
-	g_local_ctrl.magic = XSB_CTRL_MAGIC;
-	g_local_ctrl.version = XSB_CTRL_VERSION;
-	g_local_ctrl.size = XSB_CTRL_SIZE;
-	g_local_ctrl.pid = (uint32_t)getpid();
-	g_local_ctrl.cls = g_class.load();
-	g_local_ctrl.mechanism = g_cfg.mechanism;
-	g_local_ctrl.gate.store(XSB_GATE_OPEN);
-	g_local_ctrl.suspend_req.store(XSB_REQ_RUN);
-	g_local_ctrl.lv1_threshold.store(g_cfg.lv1_threshold);
-	g_local_ctrl.lv1_batch.store(g_cfg.lv1_batch);
-	g_local_ctrl.exec_state.store(XSB_EXEC_IDLE);
-	g_local_ctrl.activity.store(XSB_ACT_IDLE);
-	g_local_ctrl.header_sum = xsb_ctrl_header_sum(&g_local_ctrl);
-	g_ctrl = &g_local_ctrl;
+	xsb_ctrl *c = g_ctrl;
+	memset(static_cast<void *>(c), 0, sizeof *c);
+	c->magic = XSB_CTRL_MAGIC;
+	c->version = XSB_CTRL_VERSION;
+	c->size = XSB_CTRL_SIZE;
+	c->pid = (uint32_t)getpid();
+	c->cls = g_class.load();
+	c->mechanism = g_mechanism.load();
+	c->gate.store(XSB_GATE_OPEN);
+	c->suspend_req.store(XSB_REQ_RUN);
+	c->lv1_threshold.store(g_cfg.lv1_threshold);
+	c->lv1_batch.store(g_cfg.lv1_batch);
+	c->exec_state.store(XSB_EXEC_IDLE);
+	c->activity.store(XSB_ACT_IDLE);
+	c->header_sum = xsb_ctrl_header_sum(c);
 }
 
 static void load_config()
@@ -62,6 +61,7 @@ static void load_config()
 		g_class.store(XSB_CLASS_NONE);
 		g_priority.store(-1);
 	}
+	g_mechanism.store(g_cfg.mechanism);
 	init_local_ctrl();
 }
 
@@ -84,12 +84,16 @@ void ensure_init()
 		ssize_t w = write(2, g_cfg.env_error, strlen(g_cfg.env_error));
 		w = write(2, "\n", 1);
 		(void)w;
-	} else if (wire_connect_and_hello()) {
-		XSB_LOG(LOG_INFO, "attached to the coordinator at %s (control block %s)", g_cfg.socket_path,
-		        ctrl_shm_name());
-		wire_start_service();
-		exec_start();
-		if (g_class.load() == XSB_CLASS_ONLINE) activity_start();
+	} else if (g_cfg.socket_path[0]) {
+		/* one attempt here; later ones (no coordinator yet, or lost) are the service thread's */
+		bool attached = wire_connect_and_hello();
+		wire_start_service(attached);
+		if (attached) {
+			XSB_LOG(LOG_INFO, "attached to the coordinator at %s (control block %s)", g_cfg.socket_path,
+			        ctrl_shm_name());
+			exec_start();
+			if (g_class.load() == XSB_CLASS_ONLINE) activity_start();
+		}
 	}
 	tl_depth = depth;
 	tl_in_init = 0;
@@ -121,20 +125,22 @@ uint32_t ctrl_gate()
 	return XSB_GATE_OPEN;
 }
 
-void fail_open(const char *why)
+/* Until the next attachment (wire.cpp reconnects): the program carries on alone. */
+void fail_open(const char *why, int level)
 {
 	int expected = 0;
 	if (!g_fail_open.compare_exchange_strong(expected, 1)) return;
-	XSB_LOG(LOG_WARN, "%s: releasing queues, opening the gate, continuing alone", why);
+	XSB_LOG(level, "%s: releasing queues, opening the gate, continuing alone", why);
 	g_ctrl->fail_open_ns.store(now_ns());
 	char bye[256];
 	snprintf(bye, sizeof bye, "{\"v\":%u,\"type\":\"bye\",\"reason\":\"%s\"}", XSB_WIRE_VERSION, why);
 	wire_send(bye);
 	g_attached.store(0);
+	g_ctrl->lease_deadline_ns.store(0);
 	g_ctrl->gate.store(XSB_GATE_OPEN);
 	futex_wake(&g_ctrl->gate);
 	exec_kick();
-	wire_stop();
+	wire_disconnect();
 }
 
 static void at_exit_handler()
@@ -145,6 +151,7 @@ static void at_exit_handler()
 	/* launch threads still waiting must not keep the process from exiting */
 	g_ctrl->gate.store(XSB_GATE_OPEN);
 	futex_wake(&g_ctrl->gate);
+	wire_stop(); /* first: no reconnect may start an executor or tracker after they stopped */
 	activity_stop();
 	exec_shutdown(); /* releases every held queue and closes the debug session */
 	if (g_attached.load()) {
@@ -153,7 +160,7 @@ static void at_exit_handler()
 		wire_send(bye);
 	}
 	g_attached.store(0);
-	wire_stop();
+	wire_close();
 	tl_depth--;
 }
 
@@ -162,9 +169,9 @@ static void child_after_fork()
 	/* The child is a new process: none of the parent's threads, socket, KFD process or
 	 * debug session are its own. It re-initialises lazily on its first HIP/KFD call. */
 	pthread_mutex_init(&g_init_mu, nullptr);
-	xsb_ctrl *parent_block = g_ctrl;
+	ctrl_child_reset();
+	g_mechanism.store(g_cfg.mechanism);
 	init_local_ctrl();
-	(void)parent_block;
 	wire_child_reset();
 	queues_child_reset();
 	exec_child_reset();
@@ -180,6 +187,7 @@ static void child_after_fork()
 
 __attribute__((constructor)) static void shim_load()
 {
+	ctrl_map_initial();
 	load_config();
 	pthread_atfork(nullptr, nullptr, child_after_fork);
 }

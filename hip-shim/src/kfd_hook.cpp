@@ -182,7 +182,7 @@ static int on_update(int fd, unsigned long cmd, void *arg)
 		Queue *q = g_q[id].used ? &g_q[id] : nullptr;
 		if (q) {
 			q->prio_requested = requested;
-			if (q->held && g_cfg.mechanism == XSB_MECH_DEACTIVATE) {
+			if (q->held && g_mechanism.load() == XSB_MECH_DEACTIVATE) {
 				/* Forwarding would re-activate the queue (ROCr re-sends percentage 100):
 				 * keep the latest values and replay them on release (KFD-FACTS). */
 				q->pct_runtime = a->queue_percentage;

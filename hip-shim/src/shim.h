@@ -1,10 +1,10 @@
 /*
  * shim.h - internals of libxsb_hip.so shared by its translation units.
  *
- * Threads of a shimmed process: the application's (wrappers, ioctl hook), and once a
- * coordinator is attached: the service thread (socket, lease watchdog, stats), the executor
- * (suspend/resume of the process's own queues) and, for online processes, the activity
- * tracker. The shim's own threads run with tl_depth > 0 so their HIP calls pass straight
+ * Threads of a shimmed process: the application's (wrappers, ioctl hook); once the process
+ * used HIP or KFD with XSB_SOCKET set, the service thread (connect and reconnect, socket,
+ * lease watchdog, stats); once a coordinator attached, the executor (suspend/resume of the
+ * process's own queues) and, for online processes, the activity tracker. The shim's own threads run with tl_depth > 0 so their HIP calls pass straight
  * through the wrappers; the executor additionally sets tl_kfd_pass so its KFD ioctls are
  * never mistaken for the runtime's.
  */
@@ -33,7 +33,7 @@ struct Config {
 	int priority = -1;       /* KFD queue priority to apply, -1 = leave the runtime's */
 	uint32_t lv1_threshold = XSB_LV1_THRESHOLD_DEFAULT;
 	uint32_t lv1_batch = XSB_LV1_BATCH_DEFAULT;
-	uint32_t mechanism = XSB_MECH_DBG_TRAP;
+	uint32_t mechanism = XSB_MECH_DBG_TRAP; /* XSB_MECHANISM; a coordinator's config overrides it */
 	int log_level = LOG_OFF;
 	uint32_t idle_hysteresis_us = XSB_IDLE_HYSTERESIS_US_DEFAULT;
 	uint32_t stats_ms = 1000;
@@ -46,11 +46,12 @@ extern Config g_cfg;
 /* ---- process state ---- */
 extern std::atomic<uint32_t> g_class;    /* XSB_CLASS_*, coordinator may change it */
 extern std::atomic<int> g_priority;      /* priority applied to every queue, -1 = none */
+extern std::atomic<uint32_t> g_mechanism; /* XSB_MECH_* in effect (the executor's, see exec_request_mechanism) */
 extern std::atomic<int> g_attached;      /* a coordinator controls this process */
 extern std::atomic<int> g_fail_open;     /* coordinator lost / lease expired: run untouched */
 extern std::atomic<int> g_hip_ready;     /* a HIP call returned success (runtime initialised) */
 extern std::atomic<int> g_exiting;
-extern xsb_ctrl *g_ctrl;                 /* never null: a local block until the shm exists */
+extern xsb_ctrl *g_ctrl;                 /* never null; one address for the process's life (ctrl_block.cpp) */
 extern XSB_TLS thread_local int tl_depth;    /* > 0: inside a wrapper or a shim thread */
 extern XSB_TLS thread_local int tl_kfd_pass; /* > 0: the executor's own KFD ioctls */
 
@@ -70,16 +71,24 @@ void atomic_max(std::atomic<uint64_t> *a, uint64_t v);
 /* ---- init.cpp ---- */
 void ensure_init();       /* lazy, once per process (and again in a forked child) */
 void on_hip_success();    /* after a wrapped HIP call succeeded */
-void fail_open(const char *why);
+void fail_open(const char *why, int level = LOG_WARN); /* service thread */
 uint32_t ctrl_gate();     /* validated gate value: OPEN or CLOSED */
 
-/* ---- wire.cpp ---- */
-bool wire_connect_and_hello(); /* true when a coordinator answered */
-void wire_send(const char *json); /* one JSON object, newline added; never blocks */
-void wire_start_service();
-void wire_stop();
-void wire_child_reset();
+/* ---- ctrl_block.cpp ---- */
+void ctrl_map_initial();    /* at load: g_ctrl becomes the process's own shared page */
+void ctrl_child_reset();    /* forked child: a fresh page at the same address */
+const char *ctrl_publish(); /* new shm block moved over g_ctrl; its name, or nullptr */
+void ctrl_unlink();         /* the coordinator mapped it (or is gone): drop the name */
 const char *ctrl_shm_name();
+
+/* ---- wire.cpp ---- */
+bool wire_connect_and_hello(); /* first attempt, at init: true when a coordinator accepted */
+void wire_send(const char *json); /* one JSON object, newline added; never blocks */
+void wire_start_service(bool attached); /* the thread that serves and reconnects */
+void wire_disconnect();    /* fail-open: bye flushed, socket closed; the service thread reconnects */
+void wire_stop();          /* exit: stops the service thread (no more reconnects) */
+void wire_close();         /* exit: wire_stop, then the socket closes */
+void wire_child_reset();
 
 /* ---- kfd_hook.cpp: queue table ---- */
 enum QState : uint32_t { Q_ACTIVE = 0, Q_HELD = 1, Q_DESTROYING = 2 };
@@ -100,7 +109,7 @@ bool queue_is_compute(uint32_t type);
 int queues_snapshot(Queue *out, int cap);
 void queue_set_held(uint32_t id, bool held);
 void queue_send_event(const char *event, const Queue &q);
-void queues_send_all();
+void queues_send_all(); /* every queue as a create event, in order with concurrent events */
 void queues_child_reset();
 /* Runs fn with the queue-operation lock held: the executor's operations and the runtime's
  * UPDATE_QUEUE never interleave. */
@@ -118,6 +127,10 @@ void exec_shutdown();     /* release everything, close the debug session, stop t
 void exec_child_reset();
 /* Called by the ioctl hook before DESTROY_QUEUE of a held queue: releases it (bounded wait). */
 void exec_release_for_destroy(uint32_t id);
+/* A coordinator asked for mechanism m: switched at once when nothing is held (closing the
+ * debug session when leaving dbg-trap), else at the next release. Returns the mechanism in
+ * effect; *pending is true when the switch waits for the release. */
+uint32_t exec_request_mechanism(uint32_t m, bool *pending);
 
 /* ---- hip_wrappers.cpp / lv1.cpp ---- */
 void *hip_next(int idx);  /* next definition of table entry idx, resolved lazily */
@@ -137,6 +150,8 @@ hipError_t aux_device_sync();
 /* ---- activity.cpp ---- */
 extern std::atomic<uint64_t> g_launch_seq;
 void activity_launch();   /* the one atomic of the launch path (online) */
+void activity_lock();     /* no busy/idle transition while held (control block swap) */
+void activity_unlock();
 void activity_start();
 void activity_stop();
 void activity_child_reset();

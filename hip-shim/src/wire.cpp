@@ -1,95 +1,74 @@
 /*
- * wire.cpp - the coordinator connection: control block (POSIX shm), hello, outgoing queue of
- * JSON lines, and the service thread (incoming config/lease, lease watchdog, periodic stats).
+ * wire.cpp - the coordinator connection: hello, outgoing queue of JSON lines, and the service
+ * thread (connect and reconnect, incoming config/lease, lease watchdog, periodic stats).
+ *
+ * Connection life: the first attempt is made at init (on the first HIP/KFD call) so that a
+ * coordinator's first decisions apply before the first launch. Every later attempt is made by
+ * the service thread, never on a launch path: while the process lives and XSB_SOCKET is set it
+ * keeps trying, 100 ms after a loss doubling to 2 s while nothing listens (one connect() per
+ * attempt), up to 30 s while a listener keeps closing the connection before any config (it
+ * refuses this process). A process that started without a coordinator therefore attaches when
+ * one starts later, and a restarted coordinator re-learns every running shim: each attachment
+ * gets a fresh control block (a new shm name), a fresh hello and the queue table replayed as
+ * queue create events. Losing the coordinator (socket closed, lease expired) fails open first:
+ * queues released, gate open, the program carries on alone until the next attachment.
  */
 #include "shim.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "xjson.h"
 
 namespace xsb {
 
-static int g_sock = -1;
+static int g_sock = -1;    /* written by the attaching thread and the service thread, under g_out_mu */
 static int g_wake_fd = -1;
-static char g_shm_name[64];
-static bool g_shm_linked = false;
-static xsb_ctrl *g_shm = nullptr;
 static pthread_mutex_t g_out_mu = PTHREAD_MUTEX_INITIALIZER;
 static std::string *g_out; /* pending bytes (never destroyed: exit-time senders) */
 static pthread_t g_service;
 static bool g_service_started = false;
 static std::atomic<int> g_service_stop{0};
 
-/* first config received (init waits for it, bounded) */
+/* config received on the current connection (init waits for the first, bounded) */
 static pthread_mutex_t g_cfg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cfg_cv = PTHREAD_COND_INITIALIZER;
 static bool g_got_config = false;
 
-const char *ctrl_shm_name() { return g_shm_name; }
+static const uint64_t RETRY_FIRST_MS = 100, RETRY_MAX_MS = 2000, REFUSED_MAX_MS = 30000;
 
-static void unlink_shm()
+static const char *mech_name(uint32_t m) { return m == XSB_MECH_DEACTIVATE ? "deactivate" : "dbg-trap"; }
+static uint32_t mech_code(const char *s)
 {
-	if (g_shm_linked) {
-		shm_unlink(g_shm_name);
-		g_shm_linked = false;
-	}
+	return !strcmp(s, "dbg-trap") ? XSB_MECH_DBG_TRAP : !strcmp(s, "deactivate") ? XSB_MECH_DEACTIVATE : 0;
 }
 
-/* The control block: mode 0600 (never world-writable), exclusive create, random suffix. */
-static xsb_ctrl *create_ctrl()
+static bool got_config()
 {
-	uint64_t rnd = 0;
-	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) rnd = now_ns() ^ ((uint64_t)getpid() << 32);
-	snprintf(g_shm_name, sizeof g_shm_name, "/xsb-%u-%d-%016llx", (unsigned)getuid(), (int)getpid(),
-	         (unsigned long long)rnd);
-	mode_t old = umask(077);
-	int fd = shm_open(g_shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	umask(old);
-	if (fd < 0) {
-		XSB_LOG(LOG_WARN, "shm_open(%s): %s; no control block", g_shm_name, strerror(errno));
-		return nullptr;
-	}
-	g_shm_linked = true;
-	if (fchmod(fd, 0600) != 0 || ftruncate(fd, XSB_CTRL_SIZE) != 0) {
-		XSB_LOG(LOG_WARN, "sizing %s: %s", g_shm_name, strerror(errno));
-		close(fd);
-		unlink_shm();
-		return nullptr;
-	}
-	void *p = mmap(nullptr, XSB_CTRL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		unlink_shm();
-		return nullptr;
-	}
-	auto *c = static_cast<xsb_ctrl *>(p);
-	/* the local block's counters and words carry over (queues may exist already) */
-	memcpy(static_cast<void *>(c), static_cast<const void *>(g_ctrl), sizeof(xsb_ctrl));
-	c->magic = XSB_CTRL_MAGIC;
-	c->version = XSB_CTRL_VERSION;
-	c->size = XSB_CTRL_SIZE;
-	c->pid = (uint32_t)getpid();
-	c->cls = g_class.load();
-	c->mechanism = g_cfg.mechanism;
-	c->header_sum = xsb_ctrl_header_sum(c);
-	return c;
+	pthread_mutex_lock(&g_cfg_mu);
+	bool g = g_got_config;
+	pthread_mutex_unlock(&g_cfg_mu);
+	return g;
+}
+
+static void set_got_config(bool v)
+{
+	pthread_mutex_lock(&g_cfg_mu);
+	g_got_config = v;
+	if (v) pthread_cond_broadcast(&g_cfg_cv);
+	pthread_mutex_unlock(&g_cfg_mu);
 }
 
 static void read_gpus(char *out, size_t cap)
@@ -148,17 +127,17 @@ void wire_send(const char *json)
 static void send_stats()
 {
 	xsb_ctrl *c = g_ctrl;
-	char buf[1024];
+	char buf[1100];
 	auto L = [](const std::atomic<uint64_t> &a) { return (unsigned long long)a.load(std::memory_order_relaxed); };
 	snprintf(buf, sizeof buf,
 	         "{\"v\":%u,\"type\":\"stats\",\"launches\":%llu,\"gated_waits\":%llu,\"gated_wait_ns\":%llu,"
 	         "\"lv1_waits\":%llu,\"suspends\":%llu,\"resumes\":%llu,\"suspend_ns_last\":%llu,"
 	         "\"suspend_ns_max\":%llu,\"suspend_ns_sum\":%llu,\"resume_ns_last\":%llu,\"resume_ns_max\":%llu,"
-	         "\"resume_ns_sum\":%llu,\"queues\":%u,\"exec_state\":%u,\"activity\":%u}",
+	         "\"resume_ns_sum\":%llu,\"queues\":%u,\"exec_state\":%u,\"activity\":%u,\"mechanism\":\"%s\"}",
 	         XSB_WIRE_VERSION, L(c->launches), L(c->gated_waits), L(c->gated_wait_ns), L(c->lv1_waits),
 	         L(c->suspends), L(c->resumes), L(c->suspend_ns_last), L(c->suspend_ns_max), L(c->suspend_ns_sum),
 	         L(c->resume_ns_last), L(c->resume_ns_max), L(c->resume_ns_sum), c->queues.load(),
-	         c->exec_state.load(), c->activity.load());
+	         c->exec_state.load(), c->activity.load(), mech_name(g_mechanism.load()));
 	wire_send(buf);
 }
 
@@ -223,21 +202,27 @@ static void handle_message(const char *s, size_t n)
 		}
 		int64_t lease;
 		if (xj_get_i64(s, n, "lease_ms", &lease)) set_lease(lease);
-		char ack[128];
-		snprintf(ack, sizeof ack, "{\"v\":%u,\"type\":\"ack\",\"of\":\"config\",\"seq\":%lld}", XSB_WIRE_VERSION,
-		         (long long)seq);
+		/* the coordinator's mechanism wins over XSB_MECHANISM (xsb_wire.h) */
+		char mech[32], pending_s[64] = "";
+		if (xj_get_str(s, n, "mechanism", mech, sizeof mech)) {
+			uint32_t m = mech_code(mech);
+			bool pending = false;
+			if (m) exec_request_mechanism(m, &pending);
+			else XSB_LOG(LOG_WARN, "config: unknown mechanism \"%s\" ignored (dbg-trap|deactivate)", mech);
+			if (pending) snprintf(pending_s, sizeof pending_s, ",\"mechanism_pending\":\"%s\"", mech_name(m));
+		}
+		char ack[256];
+		snprintf(ack, sizeof ack, "{\"v\":%u,\"type\":\"ack\",\"of\":\"config\",\"seq\":%lld,\"mechanism\":\"%s\"%s}",
+		         XSB_WIRE_VERSION, (long long)seq, mech_name(g_mechanism.load()), pending_s);
 		wire_send(ack);
-		pthread_mutex_lock(&g_cfg_mu);
-		g_got_config = true;
-		pthread_cond_broadcast(&g_cfg_cv);
-		pthread_mutex_unlock(&g_cfg_mu);
+		set_got_config(true);
 	} else if (!strcmp(type, "lease") || !strcmp(type, "heartbeat")) {
 		int64_t lease;
 		if (xj_get_i64(s, n, "lease_ms", &lease)) set_lease(lease);
 	} else if (!strcmp(type, "ack")) {
 		char of[32];
 		/* the coordinator mapped the control block: its name is no longer needed */
-		if (xj_get_str(s, n, "of", of, sizeof of) && !strcmp(of, "hello")) unlink_shm();
+		if (xj_get_str(s, n, "of", of, sizeof of) && !strcmp(of, "hello")) ctrl_unlink();
 	} else {
 		XSB_LOG(LOG_INFO, "coordinator message type \"%s\" not understood; ignored", type);
 	}
@@ -256,13 +241,13 @@ static void lease_check()
 	}
 }
 
-static void *service_main(void *)
+/* One connection: serves it until it is lost (fail-open closed it) or the thread stops. */
+static void serve_connection()
 {
-	tl_depth = 1;
 	std::string in;
 	uint64_t next_stats = now_ns() + (uint64_t)g_cfg.stats_ms * 1000000ull;
 	char buf[8192];
-	while (!g_service_stop.load()) {
+	while (!g_service_stop.load() && g_sock >= 0) {
 		int timeout = 100;
 		uint64_t d = g_ctrl->lease_deadline_ns.load();
 		uint64_t now = now_ns();
@@ -282,7 +267,8 @@ static void *service_main(void *)
 		if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t got = recv(g_sock, buf, sizeof buf, MSG_DONTWAIT);
 			if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
-				fail_open("coordinator closed the connection");
+				/* closed before any config: this coordinator refuses us (uid, trust), not news */
+				fail_open("coordinator closed the connection", got_config() ? LOG_WARN : LOG_INFO);
 				break;
 			}
 			if (got > 0) in.append(buf, (size_t)got);
@@ -303,36 +289,39 @@ static void *service_main(void *)
 			next_stats = now_ns() + (uint64_t)g_cfg.stats_ms * 1000000ull;
 		}
 	}
-	return nullptr;
 }
 
-bool wire_connect_and_hello()
+static int try_connect(int fail_level)
 {
-	if (!g_cfg.socket_path[0]) return false;
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0) return false;
+	if (s < 0) return -1;
 	struct sockaddr_un a;
 	memset(&a, 0, sizeof a);
 	a.sun_family = AF_UNIX;
 	strcpy(a.sun_path, g_cfg.socket_path);
 	if (connect(s, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
-		XSB_LOG(LOG_INFO, "no coordinator at %s (%s): running untouched", g_cfg.socket_path, strerror(errno));
+		XSB_LOG(fail_level, "no coordinator at %s (%s): running untouched", g_cfg.socket_path, strerror(errno));
 		close(s);
-		return false;
+		return -1;
 	}
-	xsb_ctrl *c = create_ctrl();
-	if (!c) {
-		close(s);
-		return false;
-	}
-	g_shm = c;
-	g_ctrl = c;
-	g_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_mutex_lock(&g_out_mu);
-	if (!g_out) g_out = new std::string;
-	g_sock = s;
-	pthread_mutex_unlock(&g_out_mu);
+	return s;
+}
 
+/* A connected socket becomes an attachment: a fresh control block, hello first, then every
+ * queue the process has (a coordinator may be new to it), in order with concurrent events. */
+static bool attach(int s)
+{
+	if (g_exiting.load()) {
+		close(s);
+		return false;
+	}
+	const char *shm = ctrl_publish();
+	if (!shm) {
+		close(s);
+		return false;
+	}
+	xsb_ctrl *c = g_ctrl;
+	set_got_config(false);
 	char exe[1024] = {0}, exe_esc[2100], gpus[512];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n > 0) exe[n] = 0;
@@ -346,15 +335,74 @@ bool wire_connect_and_hello()
 	snprintf(hello, sizeof hello,
 	         "{\"v\":%u,\"type\":\"hello\",\"pid\":%d,\"class\":%s,\"priority\":%s,\"exe\":\"%s\",\"gpus\":[%s],"
 	         "\"mechanism\":\"%s\",\"lv1\":{\"threshold\":%u,\"batch\":%u},\"shm\":\"%s\",\"shm_size\":%u,"
-	         "\"ctrl_version\":%u}",
+	         "\"ctrl_version\":%u}\n",
 	         XSB_WIRE_VERSION, (int)getpid(),
 	         cls == XSB_CLASS_ONLINE ? "\"online\"" : cls == XSB_CLASS_OFFLINE ? "\"offline\"" : "null", prio_s,
-	         exe_esc, gpus, g_cfg.mechanism == XSB_MECH_DEACTIVATE ? "deactivate" : "dbg-trap",
-	         c->lv1_threshold.load(), c->lv1_batch.load(), g_shm_name, XSB_CTRL_SIZE, XSB_CTRL_VERSION);
+	         exe_esc, gpus, mech_name(g_mechanism.load()), c->lv1_threshold.load(), c->lv1_batch.load(), shm,
+	         XSB_CTRL_SIZE, XSB_CTRL_VERSION);
+	/* hello is queued before the socket becomes visible to other senders: it is the first line */
+	pthread_mutex_lock(&g_out_mu);
+	if (!g_out) g_out = new std::string;
+	g_out->assign(hello);
+	g_sock = s;
+	pthread_mutex_unlock(&g_out_mu);
+	g_fail_open.store(0);
 	g_attached.store(1, std::memory_order_release);
-	wire_send(hello);
 	queues_send_all();
+	wire_send(""); /* flush what the socket takes now */
 	return true;
+}
+
+bool wire_connect_and_hello()
+{
+	if (!g_cfg.socket_path[0]) return false;
+	int s = try_connect(LOG_INFO);
+	return s >= 0 && attach(s);
+}
+
+/* After an attachment made by the service thread: the executor and tracker exist once per
+ * process (created at the first attachment), a kick makes the executor answer the new block. */
+static void after_reattach()
+{
+	XSB_LOG(LOG_INFO, "attached to the coordinator at %s (control block %s)", g_cfg.socket_path, ctrl_shm_name());
+	exec_start();
+	exec_kick();
+	if (g_class.load() == XSB_CLASS_ONLINE) activity_start();
+}
+
+/* Sleeps ms unless the thread is told to stop. */
+static void nap(uint64_t ms)
+{
+	struct pollfd p = {g_wake_fd, POLLIN, 0};
+	if (poll(&p, 1, (int)ms) > 0) {
+		uint64_t x;
+		ssize_t r = read(g_wake_fd, &x, sizeof x);
+		(void)r;
+	}
+}
+
+static void *service_main(void *)
+{
+	tl_depth = 1;
+	uint64_t retry_ms = RETRY_FIRST_MS;
+	while (!g_service_stop.load() && !g_exiting.load()) {
+		if (g_sock >= 0) {
+			serve_connection();
+			/* a connection that was configured was a working coordinator: retry soon;
+			 * one closed before any config refuses us: back off further */
+			retry_ms = got_config() ? RETRY_FIRST_MS : std::min(retry_ms * 2, REFUSED_MAX_MS);
+			continue;
+		}
+		nap(retry_ms);
+		if (g_service_stop.load() || g_exiting.load()) break;
+		int s = try_connect(LOG_DEBUG);
+		if (s >= 0 && attach(s)) {
+			after_reattach();
+			continue;
+		}
+		if (retry_ms < RETRY_MAX_MS) retry_ms = std::min(retry_ms * 2, RETRY_MAX_MS);
+	}
+	return nullptr;
 }
 
 /* Waits (bounded by XSB_CONFIG_WAIT_MS) for the coordinator's first config so its initial
@@ -382,14 +430,39 @@ static void wait_first_config()
 	if (!got && g_cfg.config_wait_ms) XSB_LOG(LOG_INFO, "no config from the coordinator within %u ms", g_cfg.config_wait_ms);
 }
 
-void wire_start_service()
+void wire_start_service(bool attached)
 {
+	if (!g_cfg.socket_path[0] || g_service_started) return;
+	if (g_wake_fd < 0) g_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g_wake_fd < 0) {
+		XSB_LOG(LOG_WARN, "eventfd: %s; no service thread", strerror(errno));
+		return;
+	}
 	g_service_stop.store(0);
 	if (pthread_create(&g_service, nullptr, service_main, nullptr) == 0) g_service_started = true;
-	wait_first_config();
+	if (attached) wait_first_config();
 }
 
-/* Exit or fail-open: a goodbye line, then the socket closes. */
+/* Fail-open (service thread): the queued goodbye goes out if the socket takes it, then the
+ * socket closes; the service thread reconnects later. */
+void wire_disconnect()
+{
+	pthread_mutex_lock(&g_out_mu);
+	if (g_sock >= 0) {
+		if (g_out && !g_out->empty()) {
+			ssize_t w = send(g_sock, g_out->data(), g_out->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+			(void)w;
+		}
+		close(g_sock);
+		g_sock = -1;
+	}
+	if (g_out) g_out->clear();
+	pthread_mutex_unlock(&g_out_mu);
+	ctrl_unlink();
+}
+
+/* Exit: no more reconnects; then the socket closes (the caller sent its goodbye). Callable
+ * twice: the exit handler stops the thread first and closes the socket last. */
 void wire_stop()
 {
 	g_service_stop.store(1);
@@ -402,17 +475,12 @@ void wire_stop()
 		pthread_join(g_service, nullptr);
 		g_service_started = false;
 	}
-	pthread_mutex_lock(&g_out_mu);
-	if (g_sock >= 0) {
-		if (g_out && !g_out->empty()) {
-			ssize_t w = send(g_sock, g_out->data(), g_out->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-			(void)w;
-		}
-		close(g_sock);
-		g_sock = -1;
-	}
-	pthread_mutex_unlock(&g_out_mu);
-	unlink_shm();
+}
+
+void wire_close()
+{
+	wire_stop();
+	wire_disconnect();
 }
 
 void wire_child_reset()
@@ -428,12 +496,6 @@ void wire_child_reset()
 	g_service_started = false;
 	g_service_stop.store(0);
 	g_got_config = false;
-	g_shm_linked = false; /* the name is the parent's */
-	g_shm_name[0] = 0;
-	/* the child keeps a private copy of the parent's block (MAP_SHARED would alias the
-	 * parent's words): init.cpp points g_ctrl back at a local block */
-	if (g_shm) munmap(g_shm, XSB_CTRL_SIZE);
-	g_shm = nullptr;
 }
 
 } // namespace xsb
