@@ -122,7 +122,7 @@ export function parseLine(line: string): Parsed | { error: string } {
   const rec = obj as Record<string, unknown>;
   if (rec['v'] !== WIRE_VERSION) return { error: `wire version ${JSON.stringify(rec['v'])}, expected ${WIRE_VERSION}` };
   const type = rec['type'];
-  if (typeof type !== 'string' || !(type in schemas)) return { error: `unknown message type ${JSON.stringify(type)}` };
+  if (typeof type !== 'string' || !Object.hasOwn(schemas, type)) return { error: `unknown message type ${JSON.stringify(type)}` };
   const t = type as keyof typeof schemas;
   const r = schemas[t].safeParse(obj);
   if (!r.success) {
