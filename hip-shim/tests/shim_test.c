@@ -733,10 +733,168 @@ static int case_failopen(void)
 	return 0;
 }
 
+/* The device's view of the process's debug session (xsb-emu-ctl status): 1 open, 0 closed,
+ * -1 unknown. */
+static int dev_debug_enabled(pid_t pid)
+{
+	char cmd[1400];
+	snprintf(cmd, sizeof cmd, "'%s/bin/xsb-emu-ctl' --dir '%s' status", getenv("XSB_TEST_BUILD"), g_dir);
+	FILE *f = popen(cmd, "r");
+	if (!f) return -1;
+	static char out[1 << 20];
+	size_t n = 0;
+	int ch;
+	while ((ch = fgetc(f)) != EOF && n < sizeof out - 1)
+		if (ch != ' ' && ch != '\n' && ch != '\t') out[n++] = (char)ch;
+	out[n] = 0;
+	pclose(f);
+	char key[64];
+	snprintf(key, sizeof key, "\"pid\":%d,", (int)pid);
+	const char *p = strstr(out, key);
+	if (!p) return -1;
+	const char *d = strstr(p, "\"debug_trap_enabled\":");
+	if (!d) return -1;
+	d += strlen("\"debug_trap_enabled\":");
+	return !strncmp(d, "true", 4) ? 1 : !strncmp(d, "false", 5) ? 0 : -1;
+}
+
+static int wait_debug(pid_t pid, int want, long ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+	while (now_ms() < end) {
+		if (dev_debug_enabled(pid) == want) return 1;
+		usleep(5000); /* polling device state with a deadline */
+	}
+	return 0;
+}
+
+/* The "shm" name in the peer's hello (test_coord keeps the line). */
+static int hello_shm(pid_t pid, char *out, size_t cap)
+{
+	const char *r = coord("hello %d", pid);
+	const char *j = strchr(r, '{');
+	return ok(r) && j && xj_get_str(j, strlen(j), "shm", out, cap);
+}
+
+/* Held, then released, with the effect checked in the device: launches made while held do not
+ * complete; they do after the release. */
+static void hold_and_release(struct proc *app, uint32_t flag, const char *what)
+{
+	pid_t pid = app->pid;
+	coord("hold %d", pid);
+	CHECK(ok(coord("wait-exec %d held 10000", pid)), "%s: not held: %s", what, g_reply);
+	CHECK(wait_dev(pid, flag, 1, 5000), "%s: the device does not show every compute queue held", what);
+	uint64_t c0 = dev_completed(pid);
+	send_to(app, "launch");
+	CHECK(expect(app, "launched", 10000, NULL, 0), "%s: launch while held did not return", what);
+	usleep(30000); /* a window in which a held process must not progress */
+	CHECK(dev_completed(pid) == c0, "%s: %llu packets completed while held", what,
+	      (unsigned long long)(dev_completed(pid) - c0));
+	coord("release %d", pid);
+	CHECK(ok(coord("wait-exec %d running 10000", pid)), "%s: not released: %s", what, g_reply);
+	CHECK(wait_dev(pid, flag, 0, 5000), "%s: still held on the device", what);
+	send_to(app, "sync");
+	CHECK(expect(app, "synced", 10000, NULL, 0), "%s: the launches made while held never completed", what);
+}
+
+static int case_reconnect(void)
+{
+	const char *env[] = {"XSB_CLASS=offline", NULL};
+	/* a coordinator dies while the process is held: released at once (socket closed), then a
+	 * new coordinator on the same path re-learns it */
+	start_coord("--lease-ms 500", NULL);
+	start_app(&g_app, env, "streams", "2", "0", NULL);
+	REQUIRE(ok(coord("wait-hello 1 10000")), "no hello");
+	REQUIRE(expect(&g_app, "done", 20000, NULL, 0), "app");
+	pid_t pid = g_app.pid;
+	char shm1[128] = "", shm2[128] = "";
+	CHECK(hello_shm(pid, shm1, sizeof shm1), "no shm in the first hello: %s", g_reply);
+	coord("hold %d", pid);
+	REQUIRE(ok(coord("wait-exec %d held 10000", pid)), "not held: %s", g_reply);
+	REQUIRE(wait_dev(pid, XSB_EMU_KQ_SUSPENDED, 1, 5000), "not held on the device");
+	uint64_t t0 = now_ns();
+	proc_kill(&g_coord);
+	CHECK(wait_dev(pid, XSB_EMU_KQ_SUSPENDED, 0, 1500), "not released after the coordinator died");
+	double rel_ms = (double)(now_ns() - t0) / 1e6;
+	start_coord("--lease-ms 500", NULL);
+	uint64_t t1 = now_ns();
+	REQUIRE(ok(coord("wait-hello 1 5000")), "the running shim never came back to a restarted coordinator: %s", g_reply);
+	double re_ms = (double)(now_ns() - t1) / 1e6;
+	printf("reconnect: released %.1f ms after the coordinator died; hello %.1f ms after the new one listened\n",
+	       rel_ms, re_ms);
+	CHECK(re_ms < 2000 + 1000, "reconnect took %.1f ms (retry interval at most 2 s)", re_ms);
+	CHECK(hello_shm(pid, shm2, sizeof shm2) && strcmp(shm1, shm2) != 0, "the new attachment reuses control block %s",
+	      shm1);
+	compare_queues(pid, 3, 2, 0); /* replayed: the new coordinator knows every queue */
+	CHECK(stat_of(pid, "launches") >= 2, "counters did not carry over to the new control block");
+	CHECK(stat_of(pid, "fail_open_ns") == 0, "the new block says failed open");
+	hold_and_release(&g_app, XSB_EMU_KQ_SUSPENDED, "after reconnect");
+	send_to(&g_app, "exit");
+	CHECK(wait_exit(&g_app, 10000) && WIFEXITED(g_app.status) && WEXITSTATUS(g_app.status) == 0, "app exit");
+	proc_kill(&g_coord);
+
+	/* no coordinator at start: runs untouched, attaches when one starts */
+	snprintf(g_socket, sizeof g_socket, "%s/late.sock", g_dir);
+	start_app(&g_app, env, "streams", "1", "0", NULL);
+	REQUIRE(expect(&g_app, "done", 20000, NULL, 0), "app without a coordinator");
+	pid = g_app.pid;
+	start_coord(NULL, NULL);
+	t1 = now_ns();
+	REQUIRE(ok(coord("wait-hello 1 5000")), "a process that started alone never attached: %s", g_reply);
+	re_ms = (double)(now_ns() - t1) / 1e6;
+	printf("late coordinator: hello %.1f ms after it listened\n", re_ms);
+	compare_queues(pid, 2, 2, 0);
+	hold_and_release(&g_app, XSB_EMU_KQ_SUSPENDED, "late attach");
+	send_to(&g_app, "exit");
+	CHECK(wait_exit(&g_app, 10000) && WIFEXITED(g_app.status) && WEXITSTATUS(g_app.status) == 0, "app exit");
+	return 0;
+}
+
+static int case_mechanism(void)
+{
+	/* the coordinator's config wins over XSB_MECHANISM (without one, hold-* show the variable
+	 * works) */
+	start_coord("--mechanism deactivate", NULL);
+	const char *env[] = {"XSB_CLASS=offline", "XSB_MECHANISM=dbg-trap", NULL};
+	start_app(&g_app, env, "streams", "2", "0", NULL);
+	REQUIRE(ok(coord("wait-hello 1 10000")), "no hello");
+	REQUIRE(expect(&g_app, "done", 20000, NULL, 0), "app");
+	pid_t pid = g_app.pid;
+	CHECK(ok(coord("hello %d", pid)) && strstr(g_reply, "\"mechanism\":\"dbg-trap\""), "hello: %s", g_reply);
+	CHECK(ok(coord("wait-ack %d 1 5000", pid)) && strstr(g_reply, "\"mechanism\":\"deactivate\"") &&
+	          !strstr(g_reply, "pending"),
+	      "ack of the first config: %s", g_reply);
+	hold_and_release(&g_app, XSB_EMU_KQ_DEACTIVATED, "config deactivate");
+	CHECK(dev_debug_enabled(pid) == 0, "a debug session was opened under deactivate");
+
+	const char *r = coord("mechanism %d dbg-trap", pid);
+	CHECK(ok(r) && ok(coord("wait-ack %d %s 5000", pid, r + 3)) && strstr(g_reply, "\"mechanism\":\"dbg-trap\""),
+	      "switch to dbg-trap: %s", g_reply);
+	coord("hold %d", pid);
+	CHECK(ok(coord("wait-exec %d held 10000", pid)), "dbg-trap: not held: %s", g_reply);
+	CHECK(wait_dev(pid, XSB_EMU_KQ_SUSPENDED, 1, 5000), "dbg-trap: not suspended on the device");
+	CHECK(dev_debug_enabled(pid) == 1, "dbg-trap hold without a debug session");
+	/* while held: the switch waits for the release (queues are released the way they were held) */
+	r = coord("mechanism %d deactivate", pid);
+	CHECK(ok(r) && ok(coord("wait-ack %d %s 5000", pid, r + 3)) && strstr(g_reply, "\"mechanism\":\"dbg-trap\"") &&
+	          strstr(g_reply, "\"mechanism_pending\":\"deactivate\""),
+	      "switch while held: %s", g_reply);
+	CHECK(dev_all_compute(pid, XSB_EMU_KQ_SUSPENDED, 1), "a switch while held touched the held queues");
+	coord("release %d", pid);
+	CHECK(ok(coord("wait-exec %d running 10000", pid)), "not released: %s", g_reply);
+	CHECK(wait_dev(pid, XSB_EMU_KQ_SUSPENDED, 0, 5000), "still suspended");
+	CHECK(wait_debug(pid, 0, 5000), "leaving dbg-trap did not close the debug session");
+	hold_and_release(&g_app, XSB_EMU_KQ_DEACTIVATED, "pending deactivate");
+	send_to(&g_app, "exit");
+	CHECK(wait_exit(&g_app, 10000) && WIFEXITED(g_app.status) && WEXITSTATUS(g_app.status) == 0, "app exit");
+	printf("mechanism: the coordinator's config wins, switches only while nothing is held\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: shim_test gate|queues|lv1|hold-dbg-trap|hold-deactivate|lease|fork|threads|activity|failopen\n");
+		fprintf(stderr, "usage: shim_test gate|queues|lv1|hold-dbg-trap|hold-deactivate|lease|fork|threads|activity|failopen|reconnect|mechanism\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -764,6 +922,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(c, "threads")) case_threads();
 	else if (!strcmp(c, "activity")) case_activity();
 	else if (!strcmp(c, "failopen")) case_failopen();
+	else if (!strcmp(c, "reconnect")) case_reconnect();
+	else if (!strcmp(c, "mechanism")) case_mechanism();
 	else {
 		fprintf(stderr, "unknown case %s\n", c);
 		return 2;

@@ -2,6 +2,7 @@
  * test_coord - a small coordinator speaking the shim wire (xsb_wire.h), driven by a script.
  *
  *   test_coord --socket PATH [--log FILE] [--gate open|closed] [--lease-ms N] [--lv1 T,B]
+ *              [--mechanism dbg-trap|deactivate]
  *
  * Accepts shims, identifies them by SO_PEERCRED, appends every received line to the log as
  * {"peer":PID,"msg":...}, maps each control block (validating magic, version, size and
@@ -16,6 +17,9 @@
  *   wait-stat PID FIELD MIN MS wait until counter FIELD >= MIN
  *   lv1 PID T B                config with lv1 threshold/batch
  *   priority PID P             config with priority
+ *   mechanism PID M            config with mechanism; replies its seq
+ *   wait-ack PID SEQ MS        wait for the ack of config SEQ (or later); replies the ack line
+ *   hello PID                  the peer's hello line
  *   queues PID                 the queue table built from the shim's queue events (JSON array)
  *   pause-lease PID            stop renewing PID's lease
  *   expire PID                 write a lease deadline in the past into the control block
@@ -68,6 +72,9 @@ struct peer {
 	size_t len;
 	uint32_t last_seq;
 	struct tq q[MAX_QUEUES];
+	char hello_line[4096];
+	char ack_line[512];
+	int64_t ack_seq;
 };
 
 static struct peer peers[MAX_PEERS];
@@ -75,6 +82,8 @@ static FILE *logf;
 static int gate_closed;
 static long long lease_ms;
 static int lv1_t = -1, lv1_b = -1;
+static const char *mechanism;
+static int config_seq;
 
 static unsigned long long now_ms(void)
 {
@@ -121,20 +130,36 @@ static void send_line(struct peer *p, const char *s)
 	free(b);
 }
 
+/* A shim that reconnected has an older, closed entry too: the live one answers. */
 static struct peer *find(const char *id)
 {
+	struct peer *any = NULL;
 	for (int i = 0; i < MAX_PEERS; i++) {
 		if (!peers[i].hello) continue;
-		if (!strcmp(id, "*") || atoi(id) == peers[i].pid) return &peers[i];
+		if (!strcmp(id, "*") || atoi(id) == peers[i].pid) {
+			if (!peers[i].gone) return &peers[i];
+			if (!any) any = &peers[i];
+		}
 	}
-	return NULL;
+	return any;
 }
 
-static void send_config(struct peer *p, const char *extra)
+/* s points into the peer's own receive buffer: a plain copy, truncated */
+static void copy_line(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap) n = cap - 1;
+	memmove(dst, s, n);
+	dst[n] = 0;
+}
+
+static int send_config(struct peer *p, const char *extra)
 {
 	char b[512];
-	snprintf(b, sizeof b, "{\"v\":%u,\"type\":\"config\",\"seq\":1%s%s}", XSB_WIRE_VERSION, extra[0] ? "," : "", extra);
+	int seq = ++config_seq;
+	snprintf(b, sizeof b, "{\"v\":%u,\"type\":\"config\",\"seq\":%d%s%s}", XSB_WIRE_VERSION, seq, extra[0] ? "," : "",
+	         extra);
 	send_line(p, b);
+	return seq;
 }
 
 static void on_hello(struct peer *p, const char *s, size_t n)
@@ -161,6 +186,8 @@ static void on_hello(struct peer *p, const char *s, size_t n)
 	}
 	p->ctrl = c;
 	p->hello = 1;
+	copy_line(p->hello_line, sizeof p->hello_line, s, n);
+	p->ack_seq = -1;
 	atomic_store(&c->gate, gate_closed ? XSB_GATE_CLOSED : XSB_GATE_OPEN);
 	char ack[128];
 	snprintf(ack, sizeof ack, "{\"v\":%u,\"type\":\"ack\",\"of\":\"hello\"}", XSB_WIRE_VERSION);
@@ -176,6 +203,8 @@ static void on_hello(struct peer *p, const char *s, size_t n)
 	if (lv1_t >= 0)
 		o += (size_t)snprintf(extra + o, sizeof extra - o, "%s\"lv1\":{\"threshold\":%d,\"batch\":%d}", o ? "," : "",
 		                      lv1_t, lv1_b);
+	if (mechanism)
+		o += (size_t)snprintf(extra + o, sizeof extra - o, "%s\"mechanism\":\"%s\"", o ? "," : "", mechanism);
 	send_config(p, extra);
 }
 
@@ -218,6 +247,14 @@ static void on_line(struct peer *p, const char *s, size_t n)
 	if (!xj_get_i64(s, n, "v", &v) || v != XSB_WIRE_VERSION || !xj_get_str(s, n, "type", type, sizeof type)) return;
 	if (!strcmp(type, "hello")) on_hello(p, s, n);
 	else if (!strcmp(type, "queue")) on_queue(p, s, n);
+	else if (!strcmp(type, "ack")) {
+		char of[16];
+		int64_t seq;
+		if (xj_get_str(s, n, "of", of, sizeof of) && !strcmp(of, "config") && xj_get_i64(s, n, "seq", &seq)) {
+			p->ack_seq = seq;
+			copy_line(p->ack_line, sizeof p->ack_line, s, n);
+		}
+	}
 }
 
 static void peer_read(struct peer *p)
@@ -347,6 +384,16 @@ static int cond_stat(void *a)
 }
 static int cond_gone(void *a) { return ((struct peer *)a)->gone; }
 
+struct ack_wait {
+	struct peer *p;
+	int64_t seq;
+};
+static int cond_ack(void *a)
+{
+	struct ack_wait *w = a;
+	return w->p->ack_seq >= w->seq;
+}
+
 static void command(char *line)
 {
 	char *argv[8];
@@ -418,6 +465,17 @@ static void command(char *line)
 		send_config(p, e);
 		return reply("ok");
 	}
+	if (!strcmp(c, "mechanism") && argc == 3) {
+		char e[64];
+		snprintf(e, sizeof e, "\"mechanism\":\"%s\"", argv[2]);
+		return reply("ok %d", send_config(p, e));
+	}
+	if (!strcmp(c, "wait-ack") && argc == 4) {
+		struct ack_wait w = {p, atoll(argv[2])};
+		if (!wait_for(cond_ack, &w, atol(argv[3]))) return reply("err timeout (last ack %lld)", (long long)p->ack_seq);
+		return reply("ok %s", p->ack_line);
+	}
+	if (!strcmp(c, "hello")) return reply("ok %s", p->hello_line);
 	if (!strcmp(c, "queues")) {
 		pump(20); /* take in what is already on the socket */
 		char b[8192] = "ok [";
@@ -465,8 +523,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--lease-ms") && i + 1 < argc) lease_ms = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--lv1") && i + 1 < argc) {
 			if (sscanf(argv[++i], "%d,%d", &lv1_t, &lv1_b) != 2) lv1_t = -1;
+		} else if (!strcmp(argv[i], "--mechanism") && i + 1 < argc) {
+			mechanism = argv[++i];
 		} else {
-			fprintf(stderr, "usage: test_coord --socket PATH [--log FILE] [--gate open|closed] [--lease-ms N] [--lv1 T,B]\n");
+			fprintf(stderr, "usage: test_coord --socket PATH [--log FILE] [--gate open|closed] [--lease-ms N] [--lv1 T,B] [--mechanism M]\n");
 			return 2;
 		}
 	}
