@@ -6,7 +6,8 @@
  * handle_message is static, so this file compiles wire.cpp into itself (the shim is not
  * restructured) and supplies the few process-wide objects wire.cpp uses from the other shim
  * units: a local control block, the config, and counting stand-ins for the executor and the
- * activity tracker. No socket is open (wire_send drops), so acks go nowhere.
+ * activity tracker, and the control block. No socket is open (wire_send drops), so acks go
+ * nowhere. When the shim's internal interfaces (shim.h) change, these stand-ins follow.
  *
  * Checked after every input: what the decoder stored stays within the wire's contract
  * (xsb_wire.h): priority -1 or 0..15; Lv1 threshold <= XSB_LV1_MAX, batch 1..threshold (or
@@ -24,6 +25,7 @@ namespace xsb {
 Config g_cfg;
 std::atomic<uint32_t> g_class{XSB_CLASS_OFFLINE};
 std::atomic<int> g_priority{-1};
+std::atomic<uint32_t> g_mechanism{XSB_MECH_DBG_TRAP};
 std::atomic<int> g_attached{1};
 std::atomic<int> g_fail_open{0};
 std::atomic<int> g_hip_ready{0};
@@ -32,7 +34,7 @@ static xsb_ctrl g_local_ctrl;
 xsb_ctrl *g_ctrl = &g_local_ctrl;
 XSB_TLS thread_local int tl_depth;
 XSB_TLS thread_local int tl_kfd_pass;
-static unsigned g_kicks, g_activity_starts, g_fail_opens;
+static unsigned g_kicks, g_activity_starts, g_fail_opens, g_unlinks;
 
 void log_msg(int level, const char *fmt, ...)
 {
@@ -50,14 +52,27 @@ uint64_t now_ns()
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-void fail_open(const char *why)
+void fail_open(const char *why, int level)
 {
-	(void)why;
+	(void)why, (void)level;
 	g_fail_opens++;
 }
 void exec_kick() { g_kicks++; }
+void exec_start() {}
+/* the executor switches at once when nothing is held */
+uint32_t exec_request_mechanism(uint32_t m, bool *pending)
+{
+	FUZZ_ASSERT(m == XSB_MECH_DBG_TRAP || m == XSB_MECH_DEACTIVATE, "mechanism %u requested", m);
+	g_mechanism.store(m);
+	if (pending) *pending = false;
+	return m;
+}
 void activity_start() { g_activity_starts++; }
 void queues_send_all() {}
+/* control block (ctrl_block.cpp): the local one never gets a shared name here */
+const char *ctrl_publish() { return nullptr; }
+void ctrl_unlink() { g_unlinks++; }
+const char *ctrl_shm_name() { return ""; }
 } // namespace xsb
 
 using namespace xsb;
@@ -71,7 +86,8 @@ static void reset_state()
 	g_ctrl->errors.store(0);
 	g_class.store(XSB_CLASS_OFFLINE);
 	g_priority.store(-1);
-	g_got_config = false;
+	g_mechanism.store(XSB_MECH_DBG_TRAP);
+	set_got_config(false);
 }
 
 static void check_state()
@@ -86,6 +102,8 @@ static void check_state()
 	            (unsigned long long)d);
 	uint32_t c = g_class.load();
 	FUZZ_ASSERT(c == XSB_CLASS_OFFLINE || c == XSB_CLASS_ONLINE, "class %u", c);
+	uint32_t m = g_mechanism.load();
+	FUZZ_ASSERT(m == XSB_MECH_DBG_TRAP || m == XSB_MECH_DEACTIVATE, "mechanism %u", m);
 }
 
 /* The xjson reader on its own: lookups over arbitrary text never read out of bounds, return
@@ -94,7 +112,8 @@ static void xjson_probe(const char *s, size_t n)
 {
 	int whole = xj_check_object(s, n);
 	FUZZ_ASSERT(whole == 0 || whole == -1, "xj_check_object %d", whole);
-	static const char *keys[] = {"v", "type", "class", "priority", "lv1", "threshold", "batch", "lease_ms", "seq", "of", ""};
+	static const char *keys[] = {"v",        "type", "class", "priority", "lv1",      "threshold",
+	                             "batch",    "lease_ms", "seq", "of",  "mechanism", ""};
 	for (const char *k : keys) {
 		const char *v;
 		size_t vn;

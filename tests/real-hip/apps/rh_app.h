@@ -59,6 +59,26 @@ static int rh_run(long count, uint64_t us, rh_launch_fn launch)
 	RH_CHECK(hipSetDevice(0));
 	char name[256] = "";
 	RH_CHECK(hipDeviceGetName(name, (int)sizeof name, 0));
+	/* the runtime must fill exactly the header's hipDeviceProp_t: a canary after it */
+	struct {
+		hipDeviceProp_t p;
+		unsigned char canary[64];
+	} props;
+	memset(&props, 0xa5, sizeof props);
+	RH_CHECK(hipGetDeviceProperties(&props.p, 0));
+	for (unsigned char c : props.canary)
+		if (c != 0xa5) {
+			fprintf(stderr, "%s: hipGetDeviceProperties wrote past the %zu-byte hipDeviceProp_t\n", g_prog,
+			        sizeof props.p);
+			return 4;
+		}
+	if (strcmp(props.p.name, name) != 0 || props.p.multiProcessorCount < 1 || props.p.warpSize != 64 ||
+	    strncmp(props.p.gcnArchName, "gfx", 3) != 0 || props.p.totalGlobalMem == 0) {
+		fprintf(stderr, "%s: implausible device properties: name \"%.64s\" CUs %d warp %d arch \"%.32s\" memory %zu\n",
+		        g_prog, props.p.name, props.p.multiProcessorCount, props.p.warpSize, props.p.gcnArchName,
+		        props.p.totalGlobalMem);
+		return 4;
+	}
 	int least = 0, greatest = 0;
 	RH_CHECK(hipDeviceGetStreamPriorityRange(&least, &greatest));
 	hipStream_t s;
@@ -70,7 +90,8 @@ static int rh_run(long count, uint64_t us, rh_launch_fn launch)
 	for (size_t i = 0; i < n; i++) h[i] = (unsigned char)(i * 131u + 7u);
 	void *d = nullptr;
 	RH_CHECK(hipMalloc(&d, n));
-	fprintf(stderr, "%s: device %s, stream priorities %d..%d\n", g_prog, name, least, greatest);
+	fprintf(stderr, "%s: device %s (%s, %d CUs), stream priorities %d..%d\n", g_prog, name, props.p.gcnArchName,
+	        props.p.multiProcessorCount, least, greatest);
 	rh_say("ready");
 
 	char line[64];
