@@ -9,8 +9,8 @@
  *
  *   shim -> coordinator
  *     hello  {pid, class ("online"|"offline"|null), priority (0..15|null), exe, gpus [gpu_id..],
- *             mechanism ("dbg-trap"|"deactivate"), lv1 {threshold, batch}, shm (control block
- *             name for shm_open), shm_size, ctrl_version}
+ *             mechanism ("dbg-trap"|"deactivate": the one in effect), lv1 {threshold, batch},
+ *             shm (control block name for shm_open), shm_size, ctrl_version}
  *             pid is informational: the coordinator identifies peers by SO_PEERCRED.
  *     queue  {event "create"|"update"|"destroy", id, gpu_id, qtype (KFD queue_type), ring_base
  *             (decimal string: a u64 does not fit a JSON number), ring_size,
@@ -18,13 +18,57 @@
  *             "destroying")}
  *     stats  {launches, gated_waits, gated_wait_ns, lv1_waits, suspends, resumes,
  *             suspend_ns_last, suspend_ns_max, suspend_ns_sum, resume_ns_last, resume_ns_max,
- *             resume_ns_sum, queues, exec_state, activity}
- *     ack    {of: the acknowledged type, seq}
+ *             resume_ns_sum, queues, exec_state, activity, mechanism}
+ *     ack    {of: the acknowledged type, seq}; of "config" adds mechanism (the one in effect
+ *             after this config) and, when the switch waits for held queues to be released,
+ *             mechanism_pending (the one that will apply then)
  *     bye    {reason}  (process exit or fail-open; the socket closes after it)
  *   coordinator -> shim
- *     config {class?, priority?, lv1 {threshold?, batch?}?, lease_ms?, seq?}  (fields optional)
+ *     config {class?, priority?, lv1 {threshold?, batch?}?, lease_ms?, mechanism?, seq?}
+ *             (fields optional). mechanism ("dbg-trap"|"deactivate") wins over the process's
+ *             XSB_MECHANISM; without it the shim keeps XSB_MECHANISM (default dbg-trap). The shim
+ *             switches only while none of its queues is held (held queues are released the way
+ *             they were held): at once, else right after the next release. Leaving dbg-trap
+ *             closes the process's debug session.
  *     lease  {lease_ms, seq?}  (renews the lease: deadline = now + lease_ms)
  *     ack    {of, seq?}
+ *
+ *   Sequence: hello, then every queue the process has as queue "create" events, then queue
+ *   events as they happen and stats every XSB_STATS_MS; the coordinator answers hello with
+ *   ack {of:"hello"} (the shim then unlinks the shm name) and a config.
+ *
+ *   Losing the coordinator and reconnecting: when the socket closes or the lease expires the
+ *   shim fails open (releases its queues, opens its gate, Lv1 off, fail_open_ns set) and its
+ *   service thread keeps trying to connect while the process lives: 100 ms after the loss,
+ *   doubling to 2 s while nothing listens, up to 30 s while a listener closes the connection
+ *   before sending any config (it refuses this process). A process that started without a
+ *   coordinator connects the same way when one starts. Each connection is a new attachment:
+ *   a new control block (new shm name; the shim's counters and state carry over, the
+ *   coordinator words start as gate OPEN, suspend_req RUN, no lease, the shim's own Lv1), a new
+ *   hello (current class, priority, mechanism) and the queue table replayed as create events.
+ *   The first attempt is made when the process first uses HIP or KFD; later ones never run on
+ *   a launch path.
+ *
+ *   Admin clients (no hello) may ask for the registry instead; the coordinator answers once
+ *   and closes the connection (keep it open until the answer arrives):
+ *     -> {"v":1,"type":"query","what":"registry"}
+ *     <- {"v":1,"type":"registry",
+ *         "policy":{name, mechanism ("dbg-trap"|"deactivate"|null: each shim's own), lv1
+ *                   ("xsb"|"xsched"), lease_ms, hysteresis_us},
+ *         "gpus":[{gpu_id, processes:[pid..], busy:[pid..]}],
+ *         "processes":[{pid, uid, class, priority, exe, gpus, mechanism,
+ *                       queues:[{id, gpu_id, qtype, ring_base, ring_size, priority_requested,
+ *                                priority_applied, percentage, state}],
+ *                       gate ("open"|"closed"|"invalid"), exec_state ("idle"|"running"|
+ *                       "suspending"|"held"|"resuming"|"error"), activity ("idle"|"busy"),
+ *                       held_queues,
+ *                       counters {launches, gated_waits, gated_wait_ns, lv1_waits, suspends,
+ *                                 resumes, suspend_ns_last, suspend_ns_max, suspend_ns_sum,
+ *                                 resume_ns_last, resume_ns_max, resume_ns_sum, queues, errors},
+ *                       engine {gate_closed, hold, awaiting_ack, gate_closed_ms, held_ms,
+ *                               preemptions, busy_ms, kernel_ns_est, allow_hold}}]}
+ *     (gate, exec_state, activity, held_queues and counters are null while the engine has no
+ *     mapping of the process's block.)
  *
  * Control block: POSIX shm "/xsb-<uid>-<pid>-<random hex>", mode 0600, created by the shim,
  * sized XSB_CTRL_SIZE, name sent in hello. All multi-process words are naturally aligned and
@@ -34,6 +78,8 @@
  * value opens the gate (fail-open) and is logged; invalid Lv1 values or requests are ignored
  * and logged. The header (magic .. header_sum) is written once by the shim before hello;
  * header_sum = FNV-1a 32 over the header bytes before it, so a reader detects corruption.
+ * The header's cls and mechanism are those at hello; later changes are reported on the wire.
+ * Within the shim the block of every attachment lives at one address (ctrl_block.cpp).
  */
 #ifndef XSB_WIRE_H
 #define XSB_WIRE_H

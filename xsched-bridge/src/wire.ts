@@ -4,7 +4,9 @@
  *
  * Wire: Unix stream socket at $XSB_SOCKET, one JSON object per line ('\n'), at most
  * XSB_WIRE_MAX_LINE bytes. Every message carries `v: XSB_WIRE_VERSION` and `type`.
- * Peers are identified by SO_PEERCRED; the pid in hello is informational.
+ * Peers are identified by SO_PEERCRED; the pid in hello is informational. A shim that lost
+ * its coordinator fails open and reconnects (new control block, hello, queues replayed):
+ * see xsb_wire.h.
  */
 export const XSB_WIRE_VERSION = 1;
 export const XSB_WIRE_MAX_LINE = 65536;
@@ -86,6 +88,8 @@ export interface StatsMsg {
   queues: number;
   exec_state: number;
   activity: number;
+  /** the mechanism in effect */
+  mechanism?: XsbMechanism;
 }
 
 export interface AckMsg {
@@ -93,6 +97,10 @@ export interface AckMsg {
   type: 'ack';
   of: string;
   seq?: number;
+  /** ack of config: the mechanism in effect after it */
+  mechanism?: XsbMechanism;
+  /** ack of config: the requested mechanism, applied after the held queues are released */
+  mechanism_pending?: XsbMechanism;
 }
 
 export interface ByeMsg {
@@ -112,6 +120,8 @@ export interface ConfigMsg {
   lv1?: { threshold?: number; batch?: number };
   /** the shim fails open when the lease is not renewed within lease_ms */
   lease_ms?: number;
+  /** wins over the shim's XSB_MECHANISM; switched only while nothing is held */
+  mechanism?: XsbMechanism;
   seq?: number;
 }
 export interface LeaseMsg {

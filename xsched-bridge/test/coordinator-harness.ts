@@ -143,6 +143,7 @@ export interface RegProc {
   class: string;
   priority: number;
   gpus: number[];
+  mechanism: string;
   gate: string;
   exec_state: string;
   activity: string;
@@ -154,7 +155,7 @@ export interface RegProc {
 export interface Registry {
   v: number;
   type: string;
-  policy: { name: string };
+  policy: { name: string; mechanism: string | null };
   processes: RegProc[];
   gpus: { gpu_id: number; processes: number[] }[];
 }

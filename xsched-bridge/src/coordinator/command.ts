@@ -12,7 +12,7 @@ import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { loadEngine } from './engine.js';
 import { isLevel, makeLogger, type Level } from './log.js';
 import { POLICIES, type PolicyName } from './policy.js';
-import { defaultSocketPath } from './socket-path.js';
+import { resolveSocketPath } from '../socket-path.js';
 
 function intOpt(min: number, max: number) {
   return (v: string): number => {
@@ -31,7 +31,7 @@ interface CoordOpts {
   group?: string;
   allowUid?: number[];
   policy: PolicyName;
-  mechanism: 'dbg-trap' | 'deactivate';
+  mechanism?: 'dbg-trap' | 'deactivate';
   lv1: 'xsb' | 'xsched';
   xsched?: string;
   leaseMs: number;
@@ -67,7 +67,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--group <NAME>', 'let members of this group connect (socket mode 0660 instead of 0600)')
     .option('--allow-uid <UID>', 'also accept shims of this uid (repeatable)', collectUid)
     .addOption(new Option('--policy <P>', 'what happens to offline work while online work runs').choices([...POLICIES]).default('hybrid'))
-    .addOption(new Option('--mechanism <M>', 'how shims suspend their queues (sent to shims in config)').choices(['dbg-trap', 'deactivate']).default('dbg-trap'))
+    .addOption(new Option('--mechanism <M>', 'how shims suspend their queues, overriding their XSB_MECHANISM (default: each shim\'s own, dbg-trap unless set)').choices(['dbg-trap', 'deactivate']))
     .addOption(new Option('--lv1 <IMPL>', 'Lv1 launch throttling: ours, or XSched (with --xsched)').choices(['xsb', 'xsched']).default('xsb'))
     .option('--xsched <PREFIX>', 'XSched installation (for --lv1 xsched)')
     .option('--lease-ms <N>', 'lease of every shim: without renewal it releases itself after this long', intOpt(100, 600000), 2000)
@@ -105,7 +105,7 @@ export function registerCoordinatorCommand(program: Command): void {
         throw new XsbError('--lv1-threshold and --lv1-batch go together', 'pass both, or neither to keep the shims’ own');
       }
       const opts: CoordinatorOptions = {
-        socket: resolve(o.socket ?? defaultSocketPath()),
+        socket: resolveSocketPath(o.socket),
         policy: o.policy,
         mechanism: o.mechanism,
         gateEnabled,

@@ -19,7 +19,8 @@ import { gpusOf, procJson, Registry, type ProcEntry } from './registry.js';
 export interface CoordinatorOptions {
   socket: string;
   policy: PolicyName;
-  mechanism: 'dbg-trap' | 'deactivate';
+  /** sent to every shim in config (it wins over XSB_MECHANISM); undefined: each shim's own */
+  mechanism?: 'dbg-trap' | 'deactivate' | undefined;
   /** false: XSched provides Lv1 (--lv1 xsched), our gates stay open. */
   gateEnabled: boolean;
   leaseMs: number;
@@ -108,7 +109,7 @@ export class Coordinator {
       event: 'listening',
       socket: this.opts.socket,
       policy: this.opts.policy,
-      mechanism: this.opts.mechanism,
+      mechanism: this.opts.mechanism ?? null,
       gate: this.opts.gateEnabled,
       lease_ms: this.opts.leaseMs,
       metrics_port: this.metricsPort ?? null,
@@ -164,7 +165,7 @@ export class Coordinator {
       type: 'registry',
       policy: {
         name: this.opts.policy,
-        mechanism: this.opts.mechanism,
+        mechanism: this.opts.mechanism ?? null,
         lv1: this.opts.gateEnabled ? 'xsb' : 'xsched',
         lease_ms: this.opts.leaseMs,
         hysteresis_us: this.opts.hysteresisUs,
@@ -237,8 +238,10 @@ export class Coordinator {
         return;
       case 'stats':
         attached.stats = p.msg;
+        if (p.msg.mechanism !== undefined) this.setMechanism(attached, p.msg.mechanism, undefined);
         return;
       case 'ack':
+        if (p.msg.of === 'config' && p.msg.mechanism !== undefined) this.setMechanism(attached, p.msg.mechanism, p.msg.mechanism_pending);
         return;
       case 'bye':
         this.log.log('info', `pid ${attached.pid} says bye: ${p.msg.reason ?? ''}`, { event: 'bye', pid: attached.pid });
@@ -264,7 +267,8 @@ export class Coordinator {
     this.metrics.processes.set(this.registry.procs.size);
     this.replan();
     this.engine.send(conn, line({ type: 'ack', of: 'hello' }));
-    const cfg: Record<string, unknown> = { type: 'config', seq: this.configSeq++, lease_ms: this.opts.leaseMs, mechanism: this.opts.mechanism };
+    const cfg: Record<string, unknown> = { type: 'config', seq: this.configSeq++, lease_ms: this.opts.leaseMs };
+    if (this.opts.mechanism !== undefined) cfg['mechanism'] = this.opts.mechanism;
     if (this.opts.lv1 !== undefined) cfg['lv1'] = this.opts.lv1;
     this.engine.send(conn, line(cfg));
     this.log.log('info', `pid ${e.pid} attached: ${e.cls} priority ${e.priority}, ${e.exe}`, {
@@ -276,6 +280,14 @@ export class Coordinator {
       gpus: gpusOf(e),
       mechanism: e.mechanism,
     });
+  }
+
+  /** The mechanism a shim reports in effect (ack of config, stats). */
+  private setMechanism(e: ProcEntry, m: string, pending: string | undefined): void {
+    if (pending !== undefined) this.log.log('info', `pid ${e.pid} switches to ${pending} once its queues are released`, { event: 'mechanism', pid: e.pid, mechanism: e.mechanism, pending });
+    if (m === e.mechanism) return;
+    this.metrics.relabel(e, () => (e.mechanism = m));
+    this.log.log('info', `pid ${e.pid} suspends by ${m}`, { event: 'mechanism', pid: e.pid, mechanism: m, pending: pending ?? null });
   }
 
   private onClose(conn: number, reason: string): void {

@@ -41,6 +41,13 @@ export class Metrics {
     this.info.set({ pid: String(e.pid), class: e.cls, exe: e.exe, mechanism: e.mechanism, priority: String(e.priority) }, 1);
   }
 
+  /** A label of the info series changes (e.g. the mechanism a shim reports): no stale series. */
+  relabel(e: ProcEntry, change: () => void): void {
+    this.info.remove({ pid: String(e.pid), class: e.cls, exe: e.exe, mechanism: e.mechanism, priority: String(e.priority) });
+    change();
+    this.attached(e);
+  }
+
   detached(e: ProcEntry): void {
     this.info.remove({ pid: String(e.pid), class: e.cls, exe: e.exe, mechanism: e.mechanism, priority: String(e.priority) });
     this.each(e, (l) => {

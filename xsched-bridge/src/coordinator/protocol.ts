@@ -3,9 +3,11 @@
  * A line that is not one of these (malformed JSON, another "v", an unknown "type", fields of
  * the wrong type) ends the connection: the coordinator logs it and keeps serving.
  *
- * Besides shims, the socket accepts admin clients. Their first line is a query:
+ * Besides shims, the socket accepts admin clients. Their first line is a query (the same text
+ * is in xsb_wire.h, the one wire header: change both):
  *   -> {"v":1,"type":"query","what":"registry"}
- *   <- {"v":1,"type":"registry","policy":{...},"gpus":[{gpu_id, processes:[pid..], busy:[pid..]}],
+ *   <- {"v":1,"type":"registry","policy":{name, mechanism ("dbg-trap"|"deactivate"|null: each
+ *       shim's own), lv1 ("xsb"|"xsched"), lease_ms, hysteresis_us},"gpus":[{gpu_id, processes:[pid..], busy:[pid..]}],
  *       "processes":[{pid, uid, class, priority, exe, gpus, mechanism,
  *                     queues:[{id, gpu_id, qtype, ring_base, ring_size, priority_requested,
  *                              priority_applied, percentage, state}],
@@ -15,7 +17,7 @@
  *                               suspend_ns_last, suspend_ns_max, suspend_ns_sum, resume_ns_last,
  *                               resume_ns_max, resume_ns_sum, queues, errors},
  *                     engine {gate_closed, hold, awaiting_ack, gate_closed_ms, held_ms,
- *                             preemptions, busy_ms}}]}
+ *                             preemptions, busy_ms, kernel_ns_est, allow_hold}}]}
  *   and the coordinator closes the connection after the answer. Keep the connection open
  *   until the answer arrives (a half-closed socket is treated as gone).
  */
@@ -25,6 +27,7 @@ export const WIRE_VERSION = 1;
 export const WIRE_MAX_LINE = 65536;
 
 const u32 = z.number().int().min(0).max(0xffffffff);
+const mechanism = z.enum(['dbg-trap', 'deactivate']);
 const count = z.number().int().min(0);
 
 export const helloSchema = z.object({
@@ -35,7 +38,7 @@ export const helloSchema = z.object({
   priority: z.number().int().min(0).max(15).nullable(),
   exe: z.string().max(4096),
   gpus: z.array(u32).max(256),
-  mechanism: z.enum(['dbg-trap', 'deactivate']),
+  mechanism,
   lv1: z.object({ threshold: u32, batch: u32 }).optional(),
   shm: z.string().min(2).max(250),
   shm_size: count.optional(),
@@ -75,6 +78,8 @@ export const statsSchema = z.object({
   queues: count,
   exec_state: count,
   activity: count,
+  /** the mechanism in effect (shims before reconnect support do not send it) */
+  mechanism: mechanism.optional(),
 });
 
 export const ackSchema = z.object({
@@ -82,6 +87,9 @@ export const ackSchema = z.object({
   type: z.literal('ack'),
   of: z.string().max(64),
   seq: z.number().int().optional(),
+  /** of "config": the mechanism in effect after it, and one waiting for held queues' release */
+  mechanism: mechanism.optional(),
+  mechanism_pending: mechanism.optional(),
 });
 
 export const byeSchema = z.object({ v: z.literal(WIRE_VERSION), type: z.literal('bye'), reason: z.string().max(1024).optional() });
@@ -91,12 +99,13 @@ export const querySchema = z.object({ v: z.literal(WIRE_VERSION), type: z.litera
 export type Hello = z.infer<typeof helloSchema>;
 export type QueueMsg = z.infer<typeof queueSchema>;
 export type Stats = z.infer<typeof statsSchema>;
+export type Ack = z.infer<typeof ackSchema>;
 
 export type Parsed =
   | { type: 'hello'; msg: Hello }
   | { type: 'queue'; msg: QueueMsg }
   | { type: 'stats'; msg: Stats }
-  | { type: 'ack'; msg: z.infer<typeof ackSchema> }
+  | { type: 'ack'; msg: Ack }
   | { type: 'bye'; msg: z.infer<typeof byeSchema> }
   | { type: 'query'; msg: z.infer<typeof querySchema> };
 
