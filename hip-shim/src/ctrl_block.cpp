@@ -62,7 +62,6 @@ void ctrl_child_reset()
 	}
 }
 
-const char *ctrl_shm_name() { return g_name; }
 
 void ctrl_unlink()
 {

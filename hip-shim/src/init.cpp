@@ -89,8 +89,6 @@ void ensure_init()
 		bool attached = wire_connect_and_hello();
 		wire_start_service(attached);
 		if (attached) {
-			XSB_LOG(LOG_INFO, "attached to the coordinator at %s (control block %s)", g_cfg.socket_path,
-			        ctrl_shm_name());
 			exec_start();
 			if (g_class.load() == XSB_CLASS_ONLINE) activity_start();
 		}

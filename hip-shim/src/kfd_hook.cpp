@@ -104,14 +104,15 @@ void queue_send_event(const char *event, const Queue &q)
 	wire_send(buf);
 }
 
+/* Under the table lock: an event of a concurrent change either is in the replay or is sent
+ * after it (the hook sends after unlocking), so a destroyed queue is never replayed after its
+ * destroy event. */
 void queues_send_all()
 {
-	static Queue snap[MAX_Q];
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&mu);
-	int n = queues_snapshot(snap, MAX_Q);
-	for (int i = 0; i < n; i++) queue_send_event("create", snap[i]);
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_lock(&g_q_mu);
+	for (int i = 0; i < MAX_Q; i++)
+		if (g_q[i].used) queue_send_event("create", g_q[i]);
+	pthread_mutex_unlock(&g_q_mu);
 }
 
 void queues_child_reset()

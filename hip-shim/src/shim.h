@@ -79,7 +79,6 @@ void ctrl_map_initial();    /* at load: g_ctrl becomes the process's own shared 
 void ctrl_child_reset();    /* forked child: a fresh page at the same address */
 const char *ctrl_publish(); /* new shm block moved over g_ctrl; its name, or nullptr */
 void ctrl_unlink();         /* the coordinator mapped it (or is gone): drop the name */
-const char *ctrl_shm_name();
 
 /* ---- wire.cpp ---- */
 bool wire_connect_and_hello(); /* first attempt, at init: true when a coordinator accepted */

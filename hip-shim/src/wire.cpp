@@ -293,7 +293,9 @@ static void serve_connection()
 
 static int try_connect(int fail_level)
 {
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a listener that stopped accepting (frozen, backlog full) answers EAGAIN
+	 * instead of blocking the first HIP call or the service thread's exit */
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0) return -1;
 	struct sockaddr_un a;
 	memset(&a, 0, sizeof a);
@@ -350,6 +352,7 @@ static bool attach(int s)
 	g_attached.store(1, std::memory_order_release);
 	queues_send_all();
 	wire_send(""); /* flush what the socket takes now */
+	XSB_LOG(LOG_INFO, "attached to the coordinator at %s (control block %s)", g_cfg.socket_path, shm);
 	return true;
 }
 
@@ -364,7 +367,6 @@ bool wire_connect_and_hello()
  * process (created at the first attachment), a kick makes the executor answer the new block. */
 static void after_reattach()
 {
-	XSB_LOG(LOG_INFO, "attached to the coordinator at %s (control block %s)", g_cfg.socket_path, ctrl_shm_name());
 	exec_start();
 	exec_kick();
 	if (g_class.load() == XSB_CLASS_ONLINE) activity_start();
