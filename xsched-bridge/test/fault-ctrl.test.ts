@@ -1,0 +1,186 @@
+// A shim's shared-memory control block corrupted while it runs (written by this test through
+// the block's shm object, as another writer could): words that hold impossible values are not
+// trusted. An invalid gate opens (the shim fails open rather than wait on garbage); a lease
+// deadline beyond the maximum releases the held queues at once instead of extending the hold;
+// a header that no longer checks out should not be trusted by the coordinator (see the gap below).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevice } from '../src/emu.js';
+import { buildDir } from '../src/paths.js';
+import { bin, Client, connectFake, Coord, engine, fakeShim, query, until } from './coordinator-harness.js';
+import { emuDir } from './helpers.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'xsb-fault-ctrl-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeAll(async () => {
+  await startDevice({ dir: emuDir() });
+});
+
+const OFF_GATE = 32;
+const OFF_LEASE = 56;
+const GATE_GARBAGE = 0xdeadbeef;
+
+interface Workload {
+  proc: ChildProcess;
+  pid: number;
+  json: string;
+  stderr: () => string;
+  done: Promise<number | null>;
+}
+let wseq = 0;
+function workload(socket: string, args: string[]): Workload {
+  const b = buildDir();
+  const json = join(dir, `w${++wseq}.json`);
+  const proc = spawn(bin('xsb-workload'), [...args, '--json', json], {
+    env: {
+      ...process.env,
+      LD_PRELOAD: `${join(b, 'lib', 'libxsb_hip.so')} ${join(b, 'lib', 'libxsb_emu_kfd.so')}`,
+      LD_LIBRARY_PATH: join(b, 'lib', 'emu'),
+      XSB_EMU_DIR: emuDir(),
+      XSB_SYSFS_ROOT: join(emuDir(), 'sysfs'),
+      XSB_SOCKET: socket,
+      XSB_CLASS: 'offline',
+      XSB_LOG: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, pid: proc.pid!, json, stderr: () => err, done };
+}
+const result = (w: Workload) => JSON.parse(readFileSync(w.json, 'utf8')) as { kernels_expected: number; kernels_completed: number };
+
+async function held(pid: number): Promise<boolean> {
+  const r = await run(bin('xsb-emu-ctl'), ['--dir', emuDir(), 'status']);
+  const s = JSON.parse(r.stdout) as { processes: { pid: number; queues: { flags: string[] }[] }[] };
+  return (s.processes.find((p) => p.pid === pid)?.queues ?? []).some((q) => q.flags.includes('suspended'));
+}
+
+/** The shm object behind the shim's current control block (its /dev/shm name is unlinked once
+ * the coordinator attached, so it is reached through /proc/<pid>/map_files). */
+function blockPath(pid: number): string {
+  const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
+  const own = maps.filter((l) => new RegExp(`/dev/shm/xsb-\\d+-${pid}-[0-9a-f]+`).test(l));
+  const last = own[own.length - 1];
+  if (last === undefined) throw new Error(`pid ${pid} maps no control block`);
+  return `/proc/${pid}/map_files/${last.split(' ')[0]}`;
+}
+
+function poke(path: string, offset: number, bytes: Buffer): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+
+/** A coordinator, a real offline program attached, and a fake online one busy on its GPU. */
+async function setup(name: string, args: string[], wargs: string[]) {
+  const socket = join(dir, `${name}.sock`);
+  const coord = await Coord.start(socket, args);
+  const off = workload(socket, wargs);
+  const entry = await until('the offline program attached with its queues', async () => (await query(socket)).processes.find((p) => p.pid === off.pid && p.queues.length > 0), 15_000, 10);
+  const on = fakeShim('online', { gpus: entry.gpus });
+  const conn: Client = await connectFake(socket, on);
+  const cleanup = async () => {
+    off.proc.kill('SIGKILL');
+    conn.end();
+    coord.proc.kill('SIGKILL');
+    await coord.exited;
+    on.remove();
+  };
+  return { socket, coord, off, on, cleanup };
+}
+
+describe('a corrupted control block', () => {
+  it('invalid gate value while the launching thread waits at a closed gate: the shim fails open and finishes', async () => {
+    const s = await setup('gate', ['--policy', 'lv1'], ['--kernel-us', '5000', '--count', '200']);
+    try {
+      s.on.set('activity', 1); // busy for the whole test: the gate would stay closed
+      const blocked = await until(
+        'the offline launcher waiting at the closed gate',
+        async () => (await query(s.socket)).processes.find((p) => p.pid === s.off.pid && p.gate === 'closed' && p.counters['gated_waits']! >= 1),
+        10_000,
+        5,
+      );
+      expect(blocked.counters['launches']!).toBeLessThan(200);
+      poke(blockPath(s.off.pid), OFF_GATE, u32(GATE_GARBAGE));
+      // nothing opens the gate but the garbage: the program completes anyway
+      expect(await s.off.done).toBe(0);
+      const r = result(s.off);
+      expect(r.kernels_completed).toBe(r.kernels_expected);
+      expect(s.off.stderr()).toMatch(/gate word holds 0xdeadbeef, neither OPEN nor CLOSED: failing open/);
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('the coordinator reports the invalid gate and the shim counts it as an error', async () => {
+    const s = await setup('gate2', ['--policy', 'lv1'], ['--kernel-us', '5000', '--count', '400']);
+    try {
+      s.on.set('activity', 1);
+      await until('the gate closed', async () => (await query(s.socket)).processes.find((p) => p.pid === s.off.pid && p.gate === 'closed' && p.counters['gated_waits']! >= 1), 10_000, 5);
+      poke(blockPath(s.off.pid), OFF_GATE, u32(GATE_GARBAGE));
+      const p = await until('launches past the garbage', async () => (await query(s.socket)).processes.find((x) => x.pid === s.off.pid && x.counters['errors']! >= 1), 5000, 5);
+      expect(p.gate).toBe('invalid');
+      expect(p.engine.gate_closed).toBe(true); // the coordinator's decision stands; the word is what is not trusted
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it('a lease deadline beyond the maximum while held by a frozen coordinator: released at once, not extended', async () => {
+    const LEASE = 20_000; // the honest lease would hold the queues 20 s
+    const s = await setup('lease', ['--policy', 'suspend', '--hysteresis-us', '10000000', '--lease-ms', String(LEASE)], ['--kernel-us', '10000', '--count', '100']);
+    try {
+      s.on.set('activity', 1);
+      await until('the offline queues suspended in the device', () => held(s.off.pid), 10_000, 5);
+      s.coord.proc.kill('SIGSTOP'); // no renewal, no socket close: only the lease can release
+      const t0 = Date.now();
+      const deadline = Buffer.alloc(8);
+      deadline.writeBigUInt64LE(BigInt(engine.monoNs()) + 3600n * 1_000_000_000n);
+      poke(blockPath(s.off.pid), OFF_LEASE, deadline);
+      await until('the offline queues resumed', async () => !(await held(s.off.pid)), 5000, 5);
+      const dt = Date.now() - t0;
+      process.stdout.write(`corrupt lease deadline: released ${dt} ms after the write (lease ${LEASE} ms)\n`);
+      expect(dt).toBeLessThan(2000);
+      expect(s.off.stderr()).toMatch(/lease deadline in the control block is corrupt/);
+      expect(await s.off.done).toBe(0);
+      expect(result(s.off).kernels_completed).toBe(100);
+    } finally {
+      s.coord.proc.kill('SIGCONT');
+      await s.cleanup();
+    }
+  });
+
+  // KNOWN GAP (reported): the engine checks the header (magic, version, size, FNV sum, pid) only
+  // when it maps a block, so a header corrupted later goes unnoticed; the words it acts on are
+  // still validated one by one (gate, activity, exec_state, lease). Enable this test once the
+  // engine re-checks headers of attached blocks (e.g. with each lease renewal).
+  it.skip('a header corrupted while attached: the coordinator drops the block it no longer trusts', async () => {
+    const s = await setup('header', ['--policy', 'suspend', '--hysteresis-us', '20000'], ['--kernel-us', '5000', '--count', '1000']);
+    try {
+      poke(blockPath(s.off.pid), 0, u32(0x41414141)); // magic
+      const ev = await s.coord.waitFor('the block dropped', (e) => (e.event === 'detached' || e.event === 'rejected') && e['pid'] === s.off.pid, 1000);
+      expect(String(ev['reason'])).not.toMatch(/peer closed/);
+      // not held on the strength of a block it does not trust; the shim carries on
+      s.on.set('activity', 1);
+      expect(await s.off.done).toBe(0);
+      expect(result(s.off).kernels_completed).toBe(1000);
+    } finally {
+      await s.cleanup();
+    }
+  });
+});
