@@ -5,11 +5,14 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { registerCommands } from './commands/index.js';
+import { registerCompareCommand } from './compare/command.js';
 import { registerCoordinatorCommand } from './coordinator/command.js';
 import { emuDir, emuEnv, formatExports } from './env.js';
 import { deviceStatus, runDeviceForeground, startDevice, stopDevice } from './emu.js';
 import { errorDetails, errorLine, XsbError } from './errors.js';
 import { packageVersion } from './paths.js';
+import { registerReportCommand } from './report/command.js';
+import { registerStageCommand } from './stages/command.js';
 import { formatStatus } from './status-view.js';
 import { formatWorkload, runWorkload } from './workload.js';
 
@@ -136,6 +139,9 @@ function buildProgram(): Command {
     });
   registerCommands(program);
   registerCoordinatorCommand(program);
+  registerStageCommand(program);
+  registerCompareCommand(program);
+  registerReportCommand(program);
   return program;
 }
 
