@@ -737,8 +737,11 @@ static int case_failopen(void)
  * -1 unknown. */
 static int dev_debug_enabled(pid_t pid)
 {
+	/* a sanitizer build has no device tools: they come with the device's build */
+	const char *b = getenv("XSB_TEST_DEVICE_BUILD");
+	if (!b || !*b) b = getenv("XSB_TEST_BUILD");
 	char cmd[1400];
-	snprintf(cmd, sizeof cmd, "'%s/bin/xsb-emu-ctl' --dir '%s' status", getenv("XSB_TEST_BUILD"), g_dir);
+	snprintf(cmd, sizeof cmd, "'%s/bin/xsb-emu-ctl' --dir '%s' status", b, g_dir);
 	FILE *f = popen(cmd, "r");
 	if (!f) return -1;
 	static char out[1 << 20];
