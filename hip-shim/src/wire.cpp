@@ -390,6 +390,8 @@ static void *service_main(void *)
 	while (!g_service_stop.load() && !g_exiting.load()) {
 		if (g_sock >= 0) {
 			serve_connection();
+			if (g_service_stop.load()) break;
+			if (g_sock >= 0) wire_disconnect(); /* never serve a connection that failed open */
 			/* a connection that was configured was a working coordinator: retry soon;
 			 * one closed before any config refuses us: back off further */
 			retry_ms = got_config() ? RETRY_FIRST_MS : std::min(retry_ms * 2, REFUSED_MAX_MS);
