@@ -302,7 +302,7 @@ static int try_connect(int fail_level)
 	a.sun_family = AF_UNIX;
 	strcpy(a.sun_path, g_cfg.socket_path);
 	if (connect(s, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
-		XSB_LOG(fail_level, "no coordinator at %s (%s): running untouched", g_cfg.socket_path, strerror(errno));
+		XSB_LOG(fail_level, "no coordinator at %s (%s): running untouched until one listens", g_cfg.socket_path, strerror(errno));
 		close(s);
 		return -1;
 	}
