@@ -231,7 +231,10 @@ static void hold_and_release(int use_dbg_trap)
 	       use_dbg_trap ? "dbg-trap" : "deactivate", b_delay, expect_b, a_total, held_ms);
 	CHECK(b_delay > expect_b - 0.05 && b_delay < expect_b + 0.05,
 	      "B's dispatch is delayed by the modelled transition %.3f ms, got %.3f", expect_b, b_delay);
-	CHECK(a_total > ns / 1e6 + held_ms - 1.0 && a_total < ns / 1e6 + held_ms + 2 * expect_b + 2.0,
+	/* held_ms is wall time between our two ioctls; the device takes each request a wake-up
+	 * later (milliseconds on a loaded 2-core machine), so allow 10 ms either way. A restart of
+	 * the kernel from scratch (+50 ms) or running while held (-held) would still fail. */
+	CHECK(a_total > ns / 1e6 + held_ms - 10.0 && a_total < ns / 1e6 + held_ms + 2 * expect_b + 10.0,
 	      "A ran its remaining time after release: total %.2f ms, held %.2f ms", a_total, held_ms);
 	CHECK(bres[2] == 0, "B's kernel completed exactly once (signal %lld)", (long long)bres[2]);
 	CHECK(atomic_load(&sa->value) == 0, "A's kernel completed exactly once");
