@@ -5,7 +5,7 @@
  * sized to outlast the online run and always runs to its end, so every mode completes the
  * same offline work.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chooseBackend } from '../backend.js';
@@ -198,6 +198,7 @@ export async function runCompare(o: CompareOptions, preparedTarget?: Target): Pr
 
   const prepared = preparedTarget === undefined ? await prepareTarget(o) : { target: preparedTarget, reason: 'given', cleanup: async () => undefined };
   const work = o.workDir ?? mkdtempSync(join(tmpdir(), 'xsb-compare-'));
+  mkdirSync(work, { recursive: true });
   const steps = toRun.length + 2;
   let step = 0;
   const tell = (what: string): void => o.progress?.({ step: step++, steps, what });

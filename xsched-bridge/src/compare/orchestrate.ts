@@ -233,11 +233,14 @@ export interface WorkloadSpec {
   requests?: number;
   kernelsPerRequest?: number;
   streams?: number;
+  /** CUs each kernel occupies (default: all). */
+  cus?: number;
 }
 
 export function specArgs(s: WorkloadSpec): string[] {
   const a = ['--kernel-us', String(s.kernelUs), '--count', String(s.count)];
   if (s.streams !== undefined) a.push('--streams', String(s.streams));
+  if (s.cus !== undefined) a.push('--cus', String(s.cus));
   if (s.periodMs !== undefined) a.push('--period-ms', String(s.periodMs));
   if (s.requests !== undefined) a.push('--requests', String(s.requests));
   if (s.kernelsPerRequest !== undefined) a.push('--kernels-per-request', String(s.kernelsPerRequest));
@@ -275,6 +278,8 @@ export interface PairOptions {
   onPoll?: (reg: Registry | null) => void | Promise<void>;
   /** Whole-run bound; default from the workload sizes. */
   timeoutMs?: number;
+  /** More online processes started with the first (concurrent requests). */
+  extraOnline?: WorkloadSpec[];
 }
 
 export interface PairRun {
@@ -287,6 +292,7 @@ export interface PairRun {
   /** Registry seen just before the online job ended (both attached). */
   lastRegistry: Registry | null;
   gateClosedSeen: boolean;
+  extraOnline: (WorkloadResult & { latency_ms_raw?: number[] })[];
 }
 
 function expectedMs(s: WorkloadSpec): number {
@@ -306,6 +312,7 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
   const bound = o.timeoutMs ?? 60_000 + 4 * (expectedMs(o.online) + expectedMs(o.offline));
   const off = spawnWorkload(`${o.name}-offline`, o.outDir, specArgs(o.offline), envOf('offline'));
   let on: WorkloadProc | undefined;
+  const extra: WorkloadProc[] = [];
   const samples: PreemptSamples = { suspendNs: [], resumeNs: [], suspends: 0, resumes: 0, suspendNsSum: 0, resumeNsSum: 0, ackHoldNs: [], ackRunNs: [] };
   try {
     const offPid = off.proc.pid ?? -1;
@@ -322,9 +329,10 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
       25,
     );
     on = spawnWorkload(`${o.name}-online`, o.outDir, specArgs(o.online), envOf('online'));
+    (o.extraOnline ?? []).forEach((spec, i) => extra.push(spawnWorkload(`${o.name}-online${i + 2}`, o.outDir, specArgs(spec), envOf('online'))));
     const onProc = on;
     let onDone = false;
-    void onProc.done.then(() => (onDone = true));
+    void Promise.all([onProc.done, ...extra.map((w) => w.done)]).then(() => (onDone = true));
     let last: { s: number; r: number } | null = null;
     let lastRegistry: Registry | null = null;
     let gateClosedSeen = false;
@@ -355,6 +363,10 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
     }
     const onCode = await onProc.done;
     if (onCode !== 0) throw new XsbError(`${o.name}: the online workload failed (exit ${onCode}): ${onProc.stderr().trim().slice(-400)}`, 'see the device log');
+    for (const w of extra) {
+      const c = await w.done;
+      if (c !== 0) throw new XsbError(`${o.name}: online workload ${w.name} failed (exit ${c}): ${w.stderr().trim().slice(-400)}`, 'see the device log');
+    }
     // the offline job must complete every kernel: let it run to its end
     const offCode = await withTimeout(off.done, bound);
     if (offCode === 'timeout') throw new XsbError(`${o.name}: the offline workload did not finish within ${bound} ms`, 'see the coordinator and device logs');
@@ -377,9 +389,10 @@ export async function runPair(o: PairOptions): Promise<PairRun> {
       events: coord.events,
       lastRegistry,
       gateClosedSeen,
+      extraOnline: extra.map((w) => w.result()),
     };
   } finally {
-    for (const w of [off, on]) {
+    for (const w of [off, on, ...extra]) {
       if (w !== undefined && w.proc.exitCode === null && w.proc.signalCode === null) {
         w.proc.kill('SIGKILL');
         await w.done;
