@@ -28,6 +28,12 @@ if nm -D "$shim" 2>/dev/null | grep -q __tsan_init; then
   here=$(cd "$(dirname "$0")" && pwd)
   export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 exitcode=66 report_signal_unsafe=0 suppressions=$here/tsan.supp}"
 fi
+# Likewise an ASan-instrumented shim needs the ASan runtime first (the children it preloads into
+# are not instrumented themselves).
+if nm -D "$shim" 2>/dev/null | grep -q __asan_init; then
+  preload="$(gcc -print-file-name=libasan.so) $preload"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+fi
 export XSB_TEST_PRELOAD="$preload"
 "$@"
 rc=$?

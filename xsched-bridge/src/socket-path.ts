@@ -4,7 +4,6 @@
  * --socket PATH, else $XSB_SOCKET, else /run/xsched-bridge/coordinator.sock as root (one
  * system-wide path whatever root's environment holds), else
  * $XDG_RUNTIME_DIR/xsched-bridge/coordinator.sock, else /tmp/xsched-bridge-<uid>/coordinator.sock.
- * The same precedence as src/coordinator/socket-path.ts (the listener): keep them equal.
  */
 import { dirname, resolve } from 'node:path';
 import { XsbError } from './errors.js';

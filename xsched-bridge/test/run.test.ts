@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { defaultSocketPath as coordinatorDefault } from '../src/coordinator/socket-path.js';
+import { defaultSocketPath as coordinatorDefault } from '../src/socket-path.js';
 import { build, cli, emuDir, needBuilt, xsb } from './helpers.js';
 
 const shim = join(build, 'lib', 'libxsb_hip.so');
@@ -76,7 +76,7 @@ describe('xsb run', () => {
     const lines = d.stdout.split('\n');
     expect(lines[0]?.split(':')[0]).toBe(shim);
     expect(lines[1]).toBe('online');
-    // the coordinator's own default (src/coordinator/socket-path.ts): /run as root, else XDG
+    // the one default the coordinator also listens on: /run as root, else XDG
     const uid = process.getuid?.() ?? -1;
     expect(lines[4]).toBe(uid === 0 ? '/run/xsched-bridge/coordinator.sock' : '/run/user/4242/xsched-bridge/coordinator.sock');
     expect(lines[4]).toBe(coordinatorDefault({ XDG_RUNTIME_DIR: '/run/user/4242' }));
