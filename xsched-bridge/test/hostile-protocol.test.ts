@@ -142,7 +142,7 @@ const session: fc.Arbitrary<Session> = fc.oneof(
     }),
   },
   // an admin query, maybe mutated
-  { weight: 1, arbitrary: fc.record({ lines: fc.oneof(fc.constant(['{"v":1,"type":"query","what":"registry"}']), mutate(fc.constant({ v: 1, type: 'query', what: 'registry' })).map((l) => [l])), tail: fc.constant(''), stall: fc.constant(false), cuts: fc.array(fc.integer({ min: 1, max: 10 }), { maxLength: 6 }), raw: fc.constant(null) }) },
+  { weight: 1, arbitrary: fc.record({ lines: fc.oneof(fc.constant<string[]>(['{"v":1,"type":"query","what":"registry"}']), mutate(fc.constant<Obj>({ v: 1, type: 'query', what: 'registry' })).map((l) => [l])), tail: fc.constant(''), stall: fc.constant(false), cuts: fc.array(fc.integer({ min: 1, max: 10 }), { maxLength: 6 }), raw: fc.constant(null) }) },
   // random bytes, newlines included
   { weight: 2, arbitrary: fc.record({ lines: fc.constant([] as string[]), tail: fc.constant(''), stall: fc.constant(false), cuts: fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 6 }), raw: fc.uint8Array({ minLength: 1, maxLength: 2048 }).map((a) => Buffer.from(a)) }) },
   // a line over the limit, complete or not; or one that stalls mid-line while others talk
