@@ -53,8 +53,15 @@ if newer "$out/host_api" "$apps/host_api.cpp" "$apps/rh_app.h"; then
   # the real library by path: its version definitions decide what the references record
   g++ -D__HIP_PLATFORM_AMD__ "${cxxflags[@]}" -o "$out/host_api" "$apps/host_api.cpp" "$realhip"
 fi
+# The driver links the build's emulator client library: in a sanitizer build (XSB_SANITIZE) it is
+# instrumented, and the driver must carry the same runtime.
+san=()
+clientsyms=$(nm -D "$build/lib/libxsb_emu_client.so" 2>/dev/null || true)
+if grep -q ' __asan_init' <<<"$clientsyms"; then san=(-fsanitize=address,undefined)
+elif grep -q ' __tsan_init' <<<"$clientsyms"; then san=(-fsanitize=thread)
+fi
 if newer "$out/real_hip_test" "$here/real_hip_test.c" "$root/hip-shim/src/xjson.c" "$build/lib/libxsb_emu_client.so"; then
-  gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/native/include" -I"$root/native/emu/include" \
+  gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE "${san[@]}" -I"$root/native/include" -I"$root/native/emu/include" \
     -I"$root/hip-shim/src" -o "$out/real_hip_test" "$here/real_hip_test.c" "$root/hip-shim/src/xjson.c" \
     -L"$build/lib" -lxsb_emu_client -Wl,-rpath,"$build/lib"
 fi
