@@ -199,7 +199,7 @@ export async function runCompare(o: CompareOptions, preparedTarget?: Target): Pr
   const prepared = preparedTarget === undefined ? await prepareTarget(o) : { target: preparedTarget, reason: 'given', cleanup: async () => undefined };
   const work = o.workDir ?? mkdtempSync(join(tmpdir(), 'xsb-compare-'));
   mkdirSync(work, { recursive: true });
-  const steps = toRun.length + 2;
+  const steps = toRun.length + 3;
   let step = 0;
   const tell = (what: string): void => o.progress?.({ step: step++, steps, what });
   try {
