@@ -5,7 +5,7 @@
  *
  *   real_hip_test [--json FILE] MECHANISM PROGRAM ARGS...
  *     MECHANISM  dbg-trap | deactivate (XSB_MECHANISM of the shimmed program)
- *     PROGRAM    a program speaking tests/real-hip/apps/rh_app.h ("ready", "go", "done N ops M")
+ *     PROGRAM    a program speaking tests/real-hip/apps/rh_app.h ("ready", "go", "synced", "finish", "done N ops M")
  *
  * Run through hip-shim/tests/with-device.sh (a private device; XSB_TEST_PRELOAD = shim first,
  * XSB_TEST_LD_LIBRARY_PATH = the emulated libamdhip64). The program is an offline process:
@@ -453,7 +453,7 @@ static int run(const char *mech, char **app_argv, const char *json_path)
 	/* 2. gate open, Lv1 bound; hold and release in the middle of the run */
 	CHECK(ok(coord("gate %d open", pid)), "gate open: %s", g_reply);
 	int max_inflight = 0, held_queues = 0, inflight_held = 0, nq = 0, held_round = 0;
-	uint64_t completed_while_held = 0;
+	uint64_t completed_while_held = 0, wr = 0, co = 0;
 	char line[256] = "";
 	int done = 0;
 	uint64_t end = now_ms() + 120000;
@@ -462,6 +462,12 @@ static int run(const char *mech, char **app_argv, const char *json_path)
 		if (k > max_inflight) max_inflight = k;
 		if (has_output(&g_app, 0)) {
 			if (!read_line(&g_app, line, sizeof line, 1000)) break; /* EOF: it exited */
+			if (!strncmp(line, "synced", 6)) {
+				/* synchronised, queues not yet released: every packet written has completed */
+				wr = dev_written(pid);
+				co = dev_completed(pid);
+				send_to(&g_app, "finish");
+			}
 			if (!strncmp(line, "done", 4)) done = 1;
 			continue;
 		}
@@ -520,8 +526,8 @@ static int run(const char *mech, char **app_argv, const char *json_path)
 	/* every stream operation the program issued went through the shim, once */
 	CHECK(launches == ops, "%s: the shim counted %lld launches, the program issued %ld stream operations", prog,
 	      (long long)launches, ops);
-	uint64_t wr = dev_written(pid), co = dev_completed(pid);
-	CHECK(wr == co, "%s: %llu packets written, %llu completed", prog, (unsigned long long)wr, (unsigned long long)co);
+	CHECK(wr > 0 && wr == co, "%s: %llu packets written, %llu completed", prog, (unsigned long long)wr,
+	      (unsigned long long)co);
 
 	/* 3. reported */
 	struct log_summary ls = read_log(pid, mech);

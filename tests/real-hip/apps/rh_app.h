@@ -9,7 +9,9 @@
  *     (alternating the program's two launch paths) each followed by an event, async D2H copy,
  *     stream sync. It then checks the copy round trip and, from the events, that every kernel
  *     ran for at least its duration in device time (each kernel completed), prints
- *     "done COUNT ops N" (N = the stream operations it issued) and exits 0.
+ *     "synced COUNT ops N" (N = the stream operations it issued), waits for "finish" on stdin
+ *     (its queues still exist meanwhile), releases everything, prints "done COUNT ops N" and
+ *     exits 0.
  * One flushed line per step, so a test driver can interleave its checks.
  */
 #ifndef RH_APP_H
@@ -132,6 +134,11 @@ static int rh_run(long count, uint64_t us, rh_launch_fn launch)
 			return 4;
 		}
 	}
+	/* a driver inspects the device while the queues still exist, then says "finish" */
+	printf("synced %ld ops %ld\n", count, ops);
+	fflush(stdout);
+	if (!fgets(line, sizeof line, stdin) || strncmp(line, "finish", 6) != 0)
+		fprintf(stderr, "%s: no \"finish\" on stdin; tearing down\n", g_prog);
 	for (auto &e : ev) RH_CHECK(hipEventDestroy(e));
 	RH_CHECK(hipFree(d));
 	RH_CHECK(hipStreamDestroy(s));
