@@ -102,9 +102,10 @@ describe('the HTML report in headless Chromium', () => {
           return { id: f.id, marks, svgs: f.querySelectorAll('svg').length, w: box?.width ?? 0, h: box?.height ?? 0 };
         }),
       );
-      const firstScreen = await page.evaluate(() =>
-        [...document.querySelectorAll('body *')]
-          .filter((e) => e.getBoundingClientRect().bottom <= window.innerHeight && e.children.length === 0)
+      // leaf elements wholly inside the first viewport (runs in the page: no DOM types here)
+      const firstScreen = await page.$$eval('body *', (els) =>
+        els
+          .filter((e) => e.getBoundingClientRect().bottom <= 800 && e.children.length === 0)
           .map((e) => e.textContent ?? '')
           .join(' '),
       );

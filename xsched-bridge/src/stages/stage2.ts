@@ -37,7 +37,7 @@ interface DevQueue {
 }
 
 /** The device's own view of a process's queues: the emulator's status, or KFD's sysfs. */
-function deviceQueues(ctx: StageContext, pid: number): DevQueue[] {
+export function deviceQueues(ctx: StageContext, pid: number): DevQueue[] {
   if (ctx.target.backend === 'emu') {
     const out = execFileSync(requireArtifact('ctl'), ['--dir', ctx.target.emuDir ?? '', 'status'], { encoding: 'utf8' });
     const s = JSON.parse(out) as { processes: { pid: number; queues: { queue_id: number; priority: number }[] }[] };

@@ -5,12 +5,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { cliPath, CoordinatorProc, programEnv, queryRegistry, runPair, spawnWorkload, specArgs, withTimeout, type WorkloadSpec } from '../compare/orchestrate.js';
+import { cliPath, CoordinatorProc, programEnv, queryRegistry, runPair, spawnWorkload, specArgs, until, withTimeout, type WorkloadSpec } from '../compare/orchestrate.js';
 import { percentile, round } from '../compare/result.js';
 import type { Check } from './checks.js';
 import { evaluate, expectTrue, sharedCompare, skipped, type Outcome, type StageContext } from './context.js';
 import type { Criterion } from './record.js';
-import { modeOf } from './stage2.js';
+import { deviceQueues, modeOf } from './stage2.js';
 
 const scaled = (ctx: StageContext, n: number, min: number): number => Math.max(min, Math.round(n * ctx.duration));
 const offlineFor = (requests: number, periodMs: number, kernelUs: number, extra: Partial<WorkloadSpec> = {}): WorkloadSpec => ({
@@ -105,11 +105,19 @@ async function edgeRepeated(ctx: StageContext): Promise<Outcome> {
 }
 
 async function edgeUnknownQueue(ctx: StageContext): Promise<Outcome> {
-  const spec: WorkloadSpec = { kernelUs: 20000, count: scaled(ctx, 100, 50) };
+  // long enough to outlast the kfd command's start-up (~1 s) at any --duration
+  const spec: WorkloadSpec = { kernelUs: 20000, count: scaled(ctx, 150, 150) };
   const w = spawnWorkload('unknown-queue', ctx.workDir, specArgs(spec), programEnv(ctx.target, { shim: false }));
   try {
-    // wait until the program has its queues, then suspend a queue id it does not have
-    await new Promise((r) => setTimeout(r, 800));
+    // once the program has its queues, suspend a queue id it does not have
+    const pid = w.proc.pid ?? -1;
+    await until('the workload to create its queues', () => {
+      try {
+        return deviceQueues(ctx, pid).length > 0;
+      } catch {
+        return false;
+      }
+    }, 15_000, 50);
     const args = [cliPath(), ...(ctx.target.backend === 'emu' ? ['--emulate'] : []), 'kfd', 'suspend', '--pid', String(w.proc.pid), '--queues', '1000', '--hold-ms', '1', '--json', '-'];
     if (ctx.target.emuDir !== undefined) args.push('--dir', ctx.target.emuDir);
     // the emulator's environment (as `eval "$(xsb emu env)"` gives it) without our preloads
@@ -125,7 +133,7 @@ async function edgeUnknownQueue(ctx: StageContext): Promise<Outcome> {
     const code = await w.done;
     const res = w.result();
     return {
-      metrics: { kfd_exit: r.status, suspended: out.suspended ?? null, statuses: out.statuses ?? null },
+      metrics: { kfd_exit: r.status, suspended: out.suspended ?? null, statuses: out.statuses ?? null, workload_exit: code, kernels_completed: res.kernels_completed, kernels_expected: res.kernels_expected },
       criteria: [
         expectTrue('SUSPEND of an unknown queue id reports it INVALID (bit 31) and suspends nothing', out.suspended === 0 && out.statuses?.[0]?.invalid === true),
         expectTrue('the process carries on and completes', code === 0 && res.kernels_completed === res.kernels_expected),
