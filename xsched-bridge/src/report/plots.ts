@@ -62,17 +62,19 @@ export async function comparePlots(r: CompareResult, sweep: Lv1Point[] = []): Pr
   const color = { field: 'mode', type: 'nominal' as const, sort: order, title: 'mode' };
   const plots: Plot[] = [];
   const cdf = cdfRows(r);
+  const lats = cdf.map((c) => c.latency_ms).filter((v) => v > 0);
+  const domain = lats.length ? [Math.min(...lats) * 0.9, Math.max(...lats) * 1.1] : [1, 100];
   plots.push({
     id: 'cdf',
     title: 'Online request latency, CDF per mode',
-    caption: 'Each line is the fraction of online requests finished within x ms (log scale). Left and steep is good; the grey-free "alone" line is the online job with the device to itself.',
+    caption: 'Each line is the fraction of online requests finished within x ms (log scale). Left and steep is good; "alone" is the online job with the device to itself.',
     svg: await renderSvg({
       width: 640,
       height: 320,
       data: { values: cdf },
       mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 },
       encoding: {
-        x: { field: 'latency_ms', type: 'quantitative', scale: { type: 'log' }, title: 'request latency (ms, log scale)' },
+        x: { field: 'latency_ms', type: 'quantitative', scale: { type: 'log', domain, nice: false }, title: 'request latency (ms, log scale)' },
         y: { field: 'fraction', type: 'quantitative', title: 'fraction of requests', scale: { domain: [0, 1] } },
         color,
       },
