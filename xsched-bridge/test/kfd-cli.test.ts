@@ -112,7 +112,8 @@ describe('xsb kfd on the emulator', () => {
   });
 
   it('--hold-ms resumes by itself; a direct resume without a holder works', async () => {
-    const w = await startWorkload(150);
+    // long enough (5 s of 10 ms kernels) to outlive two CLI starts on a loaded 2-core machine
+    const w = await startWorkload(500);
     const r = await xsb(['kfd', 'suspend', '--emulate', '--pid', String(w.pid), '--hold-ms', '200', '--grace', '0']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/resumed 3 queue\(s\) .*hold time over/);
