@@ -2,16 +2,16 @@
 // the block's shm object, as another writer could): words that hold impossible values are not
 // trusted. An invalid gate opens (the shim fails open rather than wait on garbage); a lease
 // deadline beyond the maximum releases the held queues at once instead of extending the hold;
-// a header that no longer checks out should not be trusted by the coordinator (see the gap below).
+// a header that no longer checks out makes the coordinator drop the block (and the connection).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevice } from '../src/emu.js';
 import { buildDir } from '../src/paths.js';
-import { bin, Client, connectFake, Coord, engine, fakeShim, query, until } from './coordinator-harness.js';
+import { bin, Client, connectFake, Coord, engine, fakeShim, query, REQ_HOLD, until } from './coordinator-harness.js';
 import { emuDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -22,7 +22,9 @@ beforeAll(async () => {
 });
 
 const OFF_GATE = 32;
+const OFF_SUSPEND_REQ = 36;
 const OFF_LEASE = 56;
+const CTRL_MAGIC = 0x4c544358;
 const GATE_GARBAGE = 0xdeadbeef;
 
 interface Workload {
@@ -70,6 +72,14 @@ function blockPath(pid: number): string {
   const last = own[own.length - 1];
   if (last === undefined) throw new Error(`pid ${pid} maps no control block`);
   return `/proc/${pid}/map_files/${last.split(' ')[0]}`;
+}
+
+/** The /dev/shm name of the shim's current control block (each attachment has its own). */
+function blockName(pid: number): string {
+  const m = readFileSync(`/proc/${pid}/maps`, 'utf8').match(new RegExp(`/dev/shm(/xsb-\\d+-${pid}-[0-9a-f]+)`, 'g'));
+  const last = m?.[m.length - 1];
+  if (last === undefined) throw new Error(`pid ${pid} maps no control block`);
+  return last.slice('/dev/shm'.length);
 }
 
 function poke(path: string, offset: number, bytes: Buffer): void {
@@ -165,21 +175,64 @@ describe('a corrupted control block', () => {
     }
   });
 
-  // KNOWN GAP (reported): the engine checks the header (magic, version, size, FNV sum, pid) only
-  // when it maps a block, so a header corrupted later goes unnoticed; the words it acts on are
-  // still validated one by one (gate, activity, exec_state, lease). Enable this test once the
-  // engine re-checks headers of attached blocks (e.g. with each lease renewal).
-  it.skip('a header corrupted while attached: the coordinator drops the block it no longer trusts', async () => {
-    const s = await setup('header', ['--policy', 'suspend', '--hysteresis-us', '20000'], ['--kernel-us', '5000', '--count', '1000']);
+  // The engine re-checks every attached block's header (magic, version, size, FNV sum, pid) at
+  // each step: every lease/4 with the renewal, and after every doorbell before acting on it.
+  it('a header corrupted while attached: dropped within lease/4 and never written again; the shim fails open, re-attaches with a new block and finishes', async () => {
+    const LEASE = 1000;
+    const s = await setup('header', ['--policy', 'suspend', '--hysteresis-us', '20000', '--lease-ms', String(LEASE)], ['--kernel-us', '5000', '--count', '600']);
+    let oldFd: number | undefined;
     try {
-      poke(blockPath(s.off.pid), 0, u32(0x41414141)); // magic
-      const ev = await s.coord.waitFor('the block dropped', (e) => (e.event === 'detached' || e.event === 'rejected') && e['pid'] === s.off.pid, 1000);
-      expect(String(ev['reason'])).not.toMatch(/peer closed/);
-      // not held on the strength of a block it does not trust; the shim carries on
+      const first = await s.coord.waitFor('the offline attachment', (e) => e.event === 'attached' && e['pid'] === s.off.pid);
+      // held on the strength of this block: the engine would post RUN into it when it lets go
       s.on.set('activity', 1);
+      await until('the offline queues suspended in the device', () => held(s.off.pid), 10_000, 5);
+      const path = blockPath(s.off.pid);
+      expect(blockName(s.off.pid)).toBe(first['shm']);
+      oldFd = openSync(path, 'r'); // the old block stays readable after everyone unmapped it
+      const word = (off: number) => {
+        const b = Buffer.alloc(4);
+        readSync(oldFd!, b, 0, 4, off);
+        return b.readUInt32LE(0);
+      };
+      expect(word(OFF_SUSPEND_REQ)).toBe(REQ_HOLD);
+      const t0 = engine.monoNs();
+      poke(path, 0, u32(0x41414141)); // magic
+      const ev = await s.coord.waitFor('the block no longer trusted', (e) => e.event === 'untrusted' && e['pid'] === s.off.pid, 5000);
+      const detectMs = ((ev['t'] as number) - t0) / 1e6;
+      process.stdout.write(`corrupt header: dropped ${detectMs.toFixed(1)} ms after the write (lease/4 = ${LEASE / 4} ms)\n`);
+      expect(detectMs).toBeLessThanOrEqual(LEASE / 4 + 30); // one renewal period, plus a late wakeup
+      expect(ev['conn']).toBe(first['conn']);
+      expect(ev['shm']).toBe(first['shm']);
+      expect(ev.msg).toMatch(/wrong magic 0x41414141/);
+      const gone = await s.coord.waitFor('the untrusted connection closed', (e) => e.event === 'detached' && e['conn'] === first['conn']);
+      expect(String(gone['reason'])).toMatch(/control block no longer trusted/);
+      expect(s.coord.find((e) => e.event === 'rejected' && e['pid'] === s.off.pid)).toBeUndefined();
+      // nothing written to it after the check failed: no RUN posted (a detach would post one), no gate
+      expect(s.coord.events.filter((e) => (e.event === 'request' || e.event === 'gate') && e['conn'] === first['conn'] && (e['t'] as number) >= (ev['t'] as number))).toEqual([]);
+      expect(word(OFF_SUSPEND_REQ)).toBe(REQ_HOLD);
+      // the shim released itself (fail-open on the closed socket) and came back with a new block
+      const again = await s.coord.waitFor('the offline re-attached', (e) => e.event === 'attached' && e['pid'] === s.off.pid && e['conn'] !== first['conn'], 5000);
+      expect(again['shm']).not.toBe(first['shm']);
+      expect(s.off.stderr()).toMatch(/coordinator closed the connection: releasing queues, opening the gate, continuing alone/);
+      expect(blockName(s.off.pid)).toBe(again['shm']);
+      expect(readFileSync(blockPath(s.off.pid)).readUInt32LE(0)).toBe(CTRL_MAGIC);
+      // the new block is trusted and used: one entry for the pid, held again while online is busy
+      const entry = await until(
+        'the re-attached offline held again',
+        async () => {
+          const ps = (await query(s.socket)).processes.filter((p) => p.pid === s.off.pid);
+          return ps.length === 1 && ps[0]!.exec_state === 'held' && ps[0]!.engine.hold ? ps : undefined;
+        },
+        10_000,
+        10,
+      );
+      expect((entry[0] as unknown as { untrusted: string | null }).untrusted).toBeNull();
+      expect(entry[0]!.queues.length).toBeGreaterThan(0);
+      s.on.set('activity', 0);
       expect(await s.off.done).toBe(0);
-      expect(result(s.off).kernels_completed).toBe(1000);
+      expect(result(s.off).kernels_completed).toBe(600);
     } finally {
+      if (oldFd !== undefined) closeSync(oldFd);
       await s.cleanup();
     }
   });

@@ -278,6 +278,7 @@ Napi::Value Stats(const Napi::CallbackInfo &info)
 	o.Set("wakeups", (double)s.wakeups);
 	o.Set("decisions", (double)s.decisions);
 	o.Set("futexFallback", s.futex_fallback != 0);
+	o.Set("untrusted", (double)s.untrusted);
 	o.Set("polling", s.polling);
 	return o;
 }

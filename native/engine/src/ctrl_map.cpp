@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -63,18 +64,37 @@ xsb_ctrl *ctrl_map(const std::string &name, pid_t peer_pid, uid_t peer_uid, cons
 	}
 	auto *c = static_cast<xsb_ctrl *>(p);
 	std::string bad_hdr;
-	if (c->magic != XSB_CTRL_MAGIC) bad_hdr = "magic";
-	else if (c->version != XSB_CTRL_VERSION) bad_hdr = "version " + std::to_string(c->version);
-	else if (c->size != XSB_CTRL_SIZE) bad_hdr = "size " + std::to_string(c->size);
-	else if (c->header_sum != xsb_ctrl_header_sum(c)) bad_hdr = "header checksum";
-	else if ((pid_t)c->pid != peer_pid)
-		bad_hdr = "pid " + std::to_string(c->pid) + " (the peer is pid " + std::to_string(peer_pid) + ")";
+	ctrl_header_ok(c, peer_pid, &bad_hdr);
 	if (!bad_hdr.empty()) {
 		munmap(p, XSB_CTRL_SIZE);
 		fail(why, "control block " + name + " has a wrong " + bad_hdr);
 		return nullptr;
 	}
 	return c;
+}
+
+bool ctrl_header_ok(const xsb_ctrl *c, pid_t peer_pid, std::string *bad)
+{
+	/* a copy of the header words, so the checksum judges exactly the values compared */
+	uint32_t w[7];
+	const uint32_t *src = &c->magic;
+	for (unsigned i = 0; i < 7; i++) w[i] = __atomic_load_n(src + i, __ATOMIC_RELAXED);
+	const uint32_t magic = w[0], version = w[1], size = w[2], pid = w[3], sum = w[6];
+	bad->clear();
+	if (magic != XSB_CTRL_MAGIC) {
+		char m[16];
+		snprintf(m, sizeof m, "0x%08x", magic);
+		*bad = std::string("magic ") + m;
+	} else if (version != XSB_CTRL_VERSION) {
+		*bad = "version " + std::to_string(version);
+	} else if (size != XSB_CTRL_SIZE) {
+		*bad = "size " + std::to_string(size);
+	} else if (sum != xsb_ctrl_header_sum(w)) {
+		*bad = "header checksum";
+	} else if ((pid_t)pid != peer_pid) {
+		*bad = "pid " + std::to_string(pid) + " (the peer is pid " + std::to_string(peer_pid) + ")";
+	}
+	return bad->empty();
 }
 
 void ctrl_unmap(xsb_ctrl *c)

@@ -1,6 +1,8 @@
 #include "dataplane.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
@@ -86,9 +88,32 @@ bool DataPlane::attach(uint64_t conn, pid_t pid, uid_t uid, const std::string &s
 		p.lease_at = mono_ns();
 	}
 	procs_[conn] = p;
+	/* Mapped and verified: the name has served its purpose. Unlinking it here, not only in the
+	 * shim after ack{of:"hello"}, leaves nothing in /dev/shm when the shim dies between hello
+	 * and that ack. Both mappings stay valid; the shim's own unlink then finds no name, which it
+	 * ignores. Only a block that passed ctrl_map (owned by the peer's uid, naming the peer's pid)
+	 * gets here, so a peer can only unlink its own names. */
+	if (shm_unlink(shm.c_str()) != 0 && errno != ENOENT)
+		emit_log("warn", "cannot unlink the control block name " + shm + " of pid " + std::to_string(pid) + ": " +
+		                         strerror(errno) + "; it stays in /dev/shm until the shim removes it",
+		         conn);
 	plan_seq_.fetch_add(1);
 	futex_wake_all(&plan_seq_);
 	return true;
+}
+
+bool DataPlane::trusted(Proc &p, uint64_t now)
+{
+	std::string bad;
+	if (ctrl_header_ok(p.c, p.pid, &bad)) return true;
+	stats_.untrusted++;
+	Event e;
+	e.kind = "untrusted";
+	e.conn = p.conn;
+	e.text = "control block " + p.shm + " of pid " + std::to_string(p.pid) + " now has a wrong " + bad;
+	e.num("pid", p.pid).num("t", (double)now).str("shm", p.shm).str("field", bad);
+	emit(std::move(e));
+	return false;
 }
 
 bool DataPlane::detach(uint64_t conn)
@@ -98,10 +123,13 @@ bool DataPlane::detach(uint64_t conn)
 		auto it = procs_.find(conn);
 		if (it == procs_.end()) return false;
 		Proc &p = it->second;
-		/* if the process lives on, nothing stays held by us (it fails open on the closed socket too) */
+		/* if the process lives on, nothing stays held by us (it fails open on the closed socket too);
+		 * a block whose header no longer checks out is not written to at all */
 		uint64_t now = mono_ns();
-		if (p.hold || p.awaiting) post(p, XSB_REQ_RUN, now, nullptr);
-		if (p.gate_closed || p.c->gate.load() != XSB_GATE_OPEN) set_gate(p, false, now, nullptr);
+		if (trusted(p, now)) {
+			if (p.hold || p.awaiting) post(p, XSB_REQ_RUN, now, nullptr);
+			if (p.gate_closed || p.c->gate.load() != XSB_GATE_OPEN) set_gate(p, false, now, nullptr);
+		}
 		graveyard_.push_back(p.c);
 		procs_.erase(it);
 		plan_seq_.fetch_add(1);
@@ -126,8 +154,14 @@ int DataPlane::release_all(uint64_t timeout_ns)
 		std::lock_guard<std::mutex> g(mu_);
 		plan_.policy = POL_NONE;
 		uint64_t now = mono_ns();
-		for (auto &kv : procs_) {
-			Proc &p = kv.second;
+		for (auto it = procs_.begin(); it != procs_.end();) {
+			Proc &p = it->second;
+			if (!trusted(p, now)) {
+				graveyard_.push_back(p.c);
+				it = procs_.erase(it);
+				continue;
+			}
+			++it;
 			if (p.gate_closed || p.c->gate.load() != XSB_GATE_OPEN) set_gate(p, false, now, nullptr);
 			if (p.hold || p.awaiting) {
 				post(p, XSB_REQ_RUN, now, nullptr);
@@ -346,8 +380,15 @@ uint64_t DataPlane::step(uint64_t now, std::vector<WaitItem> *waits)
 	};
 	std::vector<Activity> acts;
 	acts.reserve(procs_.size());
-	for (auto &kv : procs_) {
-		Proc &p = kv.second;
+	for (auto it = procs_.begin(); it != procs_.end();) {
+		Proc &p = it->second;
+		/* before anything is read from or written to the block in this step */
+		if (!trusted(p, now)) {
+			graveyard_.push_back(p.c); /* unmapped at the next step, like a detached block */
+			it = procs_.erase(it);
+			continue;
+		}
+		++it;
 		observe(p, now);
 		acts.push_back(Activity{p.conn, p.busy, p.idle_since});
 		if (plan_.lease_ns) {

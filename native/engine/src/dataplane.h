@@ -5,6 +5,13 @@
  * entering JavaScript. It renews every block's lease, watches the executors' acks, and reports
  * every decision with its timestamps as events.
  *
+ * Trust: a block's header (magic, version, size, checksum, pid) is checked again at every step
+ * before the block is acted on (every step after a doorbell, and every lease/4 with the lease
+ * renewal). A block that fails is no longer trusted at once: nothing more is written to it, no
+ * ack is awaited from it (the process counts as detached here) and an "untrusted" event asks
+ * TypeScript to close the connection; the shim then fails open by itself and reconnects with a
+ * new block.
+ *
  * Order of operations (hybrid): throttle = gate closed, then HOLD posted; release = RUN posted,
  * the gate opens once the executor acknowledged (or ack_timeout passed: nothing stays held
  * because an executor is slow).
@@ -41,7 +48,7 @@ struct ProcSnap {
 };
 
 struct EngineStats {
-	uint64_t wakeups = 0, decisions = 0, futex_fallback = 0;
+	uint64_t wakeups = 0, decisions = 0, futex_fallback = 0, untrusted = 0;
 	bool polling = false;
 };
 
@@ -79,6 +86,7 @@ private:
 		bool warned_activity = false;
 	};
 	void run();
+	bool trusted(Proc &p, uint64_t now); /* mu_ held; false: reported, the caller forgets p */
 	uint64_t step(uint64_t now, std::vector<struct WaitItem> *waits); /* mu_ held; returns deadline */
 	void observe(Proc &p, uint64_t now);
 	void apply(Proc &p, const Decision &d, uint64_t now);

@@ -18,7 +18,7 @@
 namespace xsbe {
 
 struct Event {
-	std::string kind;          /* open, line, close, refused, activity, throttle, release, gate, ack, log */
+	std::string kind;          /* open, line, close, refused, activity, gate, request, ack, untrusted, log */
 	uint64_t conn = 0;
 	std::string text;          /* line, reason, log message */
 	std::vector<std::pair<std::string, double>> nums;

@@ -79,9 +79,7 @@ export class Coordinator {
           ...(this.opts.groupGid === undefined ? {} : { gid: this.opts.groupGid, allowGid: this.opts.groupGid, groupWritableOk: true }),
           allowUids: this.opts.allowUids,
         },
-        (evs) => {
-          for (const e of evs) this.onEvent(e);
-        },
+        (evs) => this.onEvents(evs),
       );
     } catch (err) {
       throw new XsbError(err instanceof Error ? err.message : String(err), 'see the message; --socket chooses another path', { cause: err });
@@ -181,6 +179,60 @@ export class Coordinator {
     this.engine.close(conn, why);
   }
 
+  /** One engine batch. Each event is handled on its own: one that fails is logged with its
+   * cause and counted, and the rest of the batch (a close, a release) is still handled. */
+  private onEvents(evs: EngineEvent[]): void {
+    for (const e of evs) {
+      try {
+        this.onEvent(e);
+      } catch (err) {
+        this.eventFailed(e, err);
+      }
+    }
+  }
+
+  private eventFailed(e: EngineEvent, err: unknown): void {
+    const kind = typeof e?.kind === 'string' ? e.kind : 'invalid';
+    const msg = err instanceof Error ? err.message : String(err);
+    const causes: string[] = [];
+    for (let c = err instanceof Error ? err.cause : undefined, n = 0; c !== undefined && n < 5; n++) {
+      causes.push(c instanceof Error ? c.message : String(c));
+      c = c instanceof Error ? c.cause : undefined;
+    }
+    try {
+      this.metrics.eventErrors.inc({ kind });
+      this.log.log('error', `handling the engine's "${kind}" event failed: ${msg}${causes.length ? ` (cause: ${causes.join(': ')})` : ''}; the other events are handled`, {
+        event: 'event_error',
+        kind,
+        conn: e?.conn ?? null,
+        pid: e?.pid ?? this.registry.procs.get(e?.conn ?? 0)?.pid ?? null,
+        error: msg,
+        cause: causes.length ? causes.join(': ') : null,
+        stack: err instanceof Error ? err.stack : undefined,
+      });
+    } catch {
+      // a failing logger must not take the rest of the batch with it
+    }
+  }
+
+  /** The engine stopped trusting a block: the process counts as detached there; here it is
+   * marked, counted and its connection closed (the shim fails open and reconnects afresh). */
+  private onUntrusted(conn: number, e: EngineEvent): void {
+    const p = this.registry.procs.get(conn);
+    const why = e.text ?? 'control block header no longer checks out';
+    if (p !== undefined) p.untrusted = why;
+    this.metrics.refused.inc({ reason: 'corrupt' });
+    this.log.log('warn', `${why}: not trusted any more; nothing is written to it, connection closed (the shim fails open and reconnects with a new block)`, {
+      event: 'untrusted',
+      conn,
+      pid: p?.pid ?? e.pid,
+      shm: e.shm,
+      field: e.field,
+      t: e.t,
+    });
+    this.engine.close(conn, `control block no longer trusted: ${why}`);
+  }
+
   private onEvent(e: EngineEvent): void {
     const conn = e.conn ?? 0;
     switch (e.kind) {
@@ -192,6 +244,9 @@ export class Coordinator {
         return;
       case 'close':
         this.onClose(conn, e.text ?? '');
+        return;
+      case 'untrusted':
+        this.onUntrusted(conn, e);
         return;
       case 'refused':
         this.metrics.refused.inc({ reason: 'uid' });
@@ -279,6 +334,7 @@ export class Coordinator {
       priority: e.priority,
       gpus: gpusOf(e),
       mechanism: e.mechanism,
+      shm: h.shm,
     });
   }
 
@@ -342,7 +398,7 @@ export class Coordinator {
           this.metrics.add(this.metrics.busy, p, d / 1e9);
           p.busySinceNs = null;
         }
-        this.log.log('debug', `pid ${p.pid} ${e.busy === 1 ? 'busy' : 'idle'}`, { event: 'activity', pid: p.pid, busy: e.busy === 1, t_shim: e.t_shim, t_seen: seen });
+        this.log.log('debug', `pid ${p.pid} ${e.busy === 1 ? 'busy' : 'idle'}`, { event: 'activity', conn: p.conn, pid: p.pid, busy: e.busy === 1, t_shim: e.t_shim, t_seen: seen });
         return;
       }
       case 'gate':
@@ -355,11 +411,11 @@ export class Coordinator {
           this.metrics.add(this.metrics.gateClosed, p, d / 1e9);
           p.gateClosedSinceNs = null;
         }
-        this.log.log('debug', `pid ${p.pid} gate ${e.closed === 1 ? 'closed' : 'open'}`, { event: 'gate', pid: p.pid, closed: e.closed === 1, t, t_busy: e.t_busy, t_seen: e.t_seen });
+        this.log.log('debug', `pid ${p.pid} gate ${e.closed === 1 ? 'closed' : 'open'}`, { event: 'gate', conn: p.conn, pid: p.pid, closed: e.closed === 1, t, t_busy: e.t_busy, t_seen: e.t_seen });
         return;
       case 'request':
         if (e.what === 'hold' && e.t_busy !== undefined && e.t_busy > 0 && t >= e.t_busy) this.metrics.decision.observe({ step: 'suspend_posted' }, (t - e.t_busy) / 1e9);
-        this.log.log('debug', `pid ${p.pid} ${e.what ?? ''} posted`, { event: 'request', pid: p.pid, what: e.what, seq: e.seq, t, t_busy: e.t_busy, t_seen: e.t_seen });
+        this.log.log('debug', `pid ${p.pid} ${e.what ?? ''} posted`, { event: 'request', conn: p.conn, pid: p.pid, what: e.what, seq: e.seq, t, t_busy: e.t_busy, t_seen: e.t_seen });
         return;
       case 'ack': {
         const snap = this.engine.snapshot().find((s) => s.conn === p.conn);
@@ -380,6 +436,7 @@ export class Coordinator {
         }
         this.log.log(e.timeout === 1 || e.exec_state === 5 ? 'warn' : 'debug', `pid ${p.pid} ${e.what ?? ''} acknowledged`, {
           event: 'ack',
+          conn: p.conn,
           pid: p.pid,
           what: e.what,
           exec_state: e.exec_state,

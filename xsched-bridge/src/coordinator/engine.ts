@@ -11,7 +11,7 @@ import type { ActivityIn, Decision, Plan } from './policy.js';
 
 /** What the engine's threads report; timestamps are CLOCK_MONOTONIC ns. */
 export interface EngineEvent {
-  kind: 'open' | 'line' | 'close' | 'refused' | 'activity' | 'gate' | 'request' | 'ack' | 'log';
+  kind: 'open' | 'line' | 'close' | 'refused' | 'activity' | 'gate' | 'request' | 'ack' | 'untrusted' | 'log';
   conn?: number;
   text?: string;
   pid?: number;
@@ -32,6 +32,9 @@ export interface EngineEvent {
   exec_error?: number;
   held_queues?: number;
   timeout?: number;
+  /** untrusted: the block's name and the header field that no longer checks out */
+  shm?: string;
+  field?: string;
 }
 
 export interface ProcSnapshot {
@@ -99,7 +102,7 @@ export interface Engine {
   /** Returns how many processes still report held after timeoutMs. */
   releaseAll(timeoutMs: number): number;
   snapshot(): ProcSnapshot[];
-  stats(): { wakeups: number; decisions: number; futexFallback: boolean; polling: boolean };
+  stats(): { wakeups: number; decisions: number; futexFallback: boolean; polling: boolean; untrusted: number };
   decide(plan: Plan, acts: ActivityIn[], nowNs: number): { decisions: Decision[]; wakeAtNs: number };
   monoNs(): number;
   groupId(name: string): number;

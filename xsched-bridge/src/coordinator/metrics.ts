@@ -30,6 +30,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly refused = new Counter({ name: 'xsb_connections_refused_total', help: 'connections refused or closed for a protocol or trust violation', labelNames: ['reason'], registers: [this.registry] });
+  readonly eventErrors = new Counter({ name: 'xsb_engine_event_errors_total', help: 'engine events whose handling failed (logged; the other events were handled)', labelNames: ['kind'], registers: [this.registry] });
   readonly processes = new Gauge({ name: 'xsb_processes', help: 'attached processes', registers: [this.registry] });
   private server: Server | undefined;
 

@@ -43,6 +43,8 @@ export interface ProcEntry {
   busySinceNs: number | null;
   busyNs: number;
   adaptive: AdaptiveState;
+  /** why the engine stopped trusting the control block (the connection is being closed); null: trusted */
+  untrusted: string | null;
 }
 
 export class Registry {
@@ -72,6 +74,7 @@ export class Registry {
       busySinceNs: null,
       busyNs: 0,
       adaptive: adaptiveInit(),
+      untrusted: null,
     };
     this.procs.set(conn, e);
     return e;
@@ -157,6 +160,7 @@ export function procJson(e: ProcEntry, snap: ProcSnapshot | undefined, nowNs: nu
     activity: snap === undefined ? null : snap.activity === 1 ? 'busy' : 'idle',
     held_queues: snap?.held_queues ?? null,
     counters,
+    untrusted: e.untrusted,
     engine: {
       gate_closed: snap?.engine_gate_closed ?? false,
       hold: snap?.engine_hold ?? false,
