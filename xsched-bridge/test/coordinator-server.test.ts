@@ -2,10 +2,11 @@
 // libxsb_hip.so writes them): protocol validation, peer identity, trust checks on control
 // blocks, the decision table applied to gates and suspend requests, leases, release on exit.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enginePath } from '../src/coordinator/engine.js';
 import { Client, Coord, connectFake, engine, fakeShim, GATE_CLOSED, GATE_OPEN, query, REQ_HOLD, REQ_RUN, until } from './coordinator-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xsb-coord-'));
@@ -180,6 +181,77 @@ describe('data plane with fake shims', () => {
     } finally {
       on.set('activity', 0);
       extra.remove();
+    }
+  });
+});
+
+describe('control block names in /dev/shm', () => {
+  const socket = join(dir, 'n.sock');
+  let coord: Coord;
+  beforeAll(async () => {
+    coord = await Coord.start(socket, ['--policy', 'lv1', '--lease-ms', '1000']);
+  });
+  afterAll(async () => {
+    expect(await coord.stop()).toBe(0);
+  });
+
+  it('the coordinator unlinks a name once it mapped and verified the block; both mappings keep working', async () => {
+    // fake shims never unlink their names themselves: what disappears, the coordinator removed
+    const on = fakeShim('online');
+    const off = fakeShim('offline');
+    const bad = fakeShim('offline', { corruptSum: true });
+    try {
+      for (const f of [on, off, bad]) expect(existsSync(`/dev/shm${f.name}`)).toBe(true);
+      const cOn = await connectFake(socket, on);
+      const cOff = await connectFake(socket, off);
+      expect(existsSync(`/dev/shm${on.name}`)).toBe(false);
+      expect(existsSync(`/dev/shm${off.name}`)).toBe(false);
+      // shim -> coordinator (activity) and coordinator -> shim (gate, lease) through the mappings
+      on.set('activity', 1);
+      await until('the offline gate closed', () => off.get()['gate'] === GATE_CLOSED);
+      const r = await query(socket);
+      expect(r.processes.map((p) => [p.class, p.activity, p.gate])).toEqual([
+        ['online', 'busy', 'open'],
+        ['offline', 'idle', 'closed'],
+      ]);
+      expect(off.get()['lease_deadline_ns']).toBeGreaterThan(engine.monoNs());
+      on.set('activity', 0);
+      await until('the offline gate open again', () => off.get()['gate'] === GATE_OPEN);
+      // a block that is not trusted is not touched: its name stays
+      const c = new Client(socket);
+      await c.ready;
+      c.send(bad.hello);
+      await c.waitClosed();
+      expect(existsSync(`/dev/shm${bad.name}`)).toBe(true);
+      cOn.end();
+      cOff.end();
+      await until('both detached', async () => (await query(socket)).processes.length === 0);
+    } finally {
+      for (const f of [on, off, bad]) f.remove();
+    }
+  });
+
+  it('a shim SIGKILLed right after hello (before the ack) leaves no name behind once the coordinator saw the hello', async () => {
+    const name = `/xsb-test-${process.pid}-killed-${Date.now()}`;
+    // a separate process, so the peer really dies: it creates its block like a shim, sends
+    // hello and is killed as soon as the kernel took the line
+    const script = `
+      const eng = require(process.env.ENGINE);
+      eng.fake.create(process.env.NAME, { pid: process.pid, cls: 2, mode: 0o600 });
+      const hello = JSON.stringify({ v: 1, type: 'hello', pid: process.pid, class: 'offline', priority: null, exe: '/fake/killed',
+        gpus: [7], mechanism: 'dbg-trap', lv1: { threshold: 16, batch: 8 }, shm: process.env.NAME, shm_size: 4096, ctrl_version: 1 });
+      const s = require('net').createConnection(process.env.SOCK, () => s.write(hello + '\\n', () => process.kill(process.pid, 'SIGKILL')));
+      setTimeout(() => process.exit(3), 10000);`;
+    const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, ENGINE: enginePath(), NAME: name, SOCK: socket }, stdio: 'ignore' });
+    const pid = child.pid!;
+    try {
+      const how = await new Promise<NodeJS.Signals | number | null>((r) => child.on('exit', (code, sig) => r(sig ?? code)));
+      expect(how).toBe('SIGKILL');
+      await coord.waitFor('the dead shim attached', (e) => e.event === 'attached' && e['pid'] === pid);
+      await coord.waitFor('the dead shim detached', (e) => e.event === 'detached' && e['pid'] === pid);
+      expect(existsSync(`/dev/shm${name}`)).toBe(false);
+    } finally {
+      rmSync(`/dev/shm${name}`, { force: true });
     }
   });
 });
