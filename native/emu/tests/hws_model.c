@@ -275,10 +275,7 @@ static void t_priority_arbitration(void)
 	CHECK(l_end > 19.9 && l_end < 20.3, "low priority ran after: ends +%.3f ms", l_end);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct kfd_test tests[] = {
 	{ "fair_share", t_fair_share },
 	{ "hold_dbg_trap", t_hold_dbg_trap },
 	{ "hold_deactivate", t_hold_deactivate },
@@ -287,27 +284,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int n = (int)(sizeof tests / sizeof tests[0]), failed = 0, ran = 0;
-	for (int i = 0; i < n; i++) {
-		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
-			continue;
-		fflush(NULL);
-		pid_t ch = fork();
-		if (ch == 0) {
-			alarm(60); /* a hang (e.g. a destroy that never unblocks) fails the test, not the run */
-			t_failed = 0;
-			tests[i].fn();
-			fflush(NULL);
-			_exit(t_failed);
-		}
-		int ws = 0;
-		waitpid(ch, &ws, 0);
-		int ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
-		if (WIFSIGNALED(ws))
-			printf("  killed by signal %d%s\n", WTERMSIG(ws), WTERMSIG(ws) == SIGALRM ? " (timed out)" : "");
-		printf("%s %d - %s\n", ok ? "ok" : "not ok", ++ran, tests[i].name);
-		failed += !ok;
-	}
-	printf("%d passed, %d failed\n", ran - failed, failed);
-	return failed || ran == 0 ? 1 : 0;
+	return kfd_run_tests(tests, (int)(sizeof tests / sizeof tests[0]), argc, argv);
 }

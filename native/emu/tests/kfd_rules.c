@@ -490,10 +490,7 @@ static void t_unknown_ioctl(void)
 	CHECK(kio(fd, XSB_KFD_IOC_GET_VERSION, bad) == -EFAULT, "bad argument pointer must be EFAULT");
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct kfd_test tests[] = {
 	{ "version", t_version },
 	{ "create_layouts", t_create_layouts },
 	{ "create_priority_range", t_create_priority_range },
@@ -518,27 +515,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int n = (int)(sizeof tests / sizeof tests[0]), failed = 0, ran = 0;
-	for (int i = 0; i < n; i++) {
-		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
-			continue;
-		fflush(NULL);
-		pid_t ch = fork(); /* every test is a fresh KFD process */
-		if (ch == 0) {
-			alarm(60); /* a hang (e.g. a destroy that never unblocks) fails the test, not the run */
-			t_failed = 0;
-			tests[i].fn();
-			fflush(NULL);
-			_exit(t_failed);
-		}
-		int ws = 0;
-		waitpid(ch, &ws, 0);
-		int ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
-		if (WIFSIGNALED(ws))
-			printf("  killed by signal %d%s\n", WTERMSIG(ws), WTERMSIG(ws) == SIGALRM ? " (timed out)" : "");
-		printf("%s %d - %s\n", ok ? "ok" : "not ok", ++ran, tests[i].name);
-		failed += !ok;
-	}
-	printf("%d passed, %d failed\n", ran - failed, failed);
-	return failed || ran == 0 ? 1 : 0;
+	return kfd_run_tests(tests, (int)(sizeof tests / sizeof tests[0]), argc, argv);
 }

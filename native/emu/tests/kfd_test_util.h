@@ -161,4 +161,41 @@ static inline long kfd_snapshot(int fd, uint32_t pid, uint64_t clear, struct xsb
 	return r;
 }
 
+/* ---- a tiny runner: every test in a fresh process (a fresh KFD process), TAP-like lines ---- */
+#include <signal.h>
+#include <sys/wait.h>
+
+struct kfd_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Runs every test (or the one named by argv[1]); exit status 1 if any failed or none ran. */
+static inline int kfd_run_tests(const struct kfd_test *tests, int n, int argc, char **argv)
+{
+	int failed = 0, ran = 0;
+	for (int i = 0; i < n; i++) {
+		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+			continue;
+		fflush(NULL);
+		pid_t ch = fork();
+		if (ch == 0) {
+			alarm(60); /* a hang (e.g. a destroy that never unblocks) fails the test, not the run */
+			t_failed = 0;
+			tests[i].fn();
+			fflush(NULL);
+			_exit(t_failed);
+		}
+		int ws = 0;
+		waitpid(ch, &ws, 0);
+		int ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+		if (WIFSIGNALED(ws))
+			printf("  killed by signal %d%s\n", WTERMSIG(ws), WTERMSIG(ws) == SIGALRM ? " (timed out)" : "");
+		printf("%s %d - %s\n", ok ? "ok" : "not ok", ++ran, tests[i].name);
+		failed += !ok;
+	}
+	printf("%d passed, %d failed\n", ran - failed, failed);
+	return failed || ran == 0 ? 1 : 0;
+}
+
 #endif
