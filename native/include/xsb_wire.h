@@ -35,7 +35,11 @@
  *
  *   Sequence: hello, then every queue the process has as queue "create" events, then queue
  *   events as they happen and stats every XSB_STATS_MS; the coordinator answers hello with
- *   ack {of:"hello"} (the shim then unlinks the shm name) and a config.
+ *   ack {of:"hello"} and a config. The coordinator unlinks the shm name as soon as it has
+ *   mapped and verified the block (so a shim killed before the ack leaves no name behind); the
+ *   shim's own unlink after the ack is then a harmless no-op. The coordinator re-checks the
+ *   header (magic .. header_sum, pid) before every use: a block that fails stops being trusted,
+ *   is never written again and its connection is closed (the shim fails open and reconnects).
  *
  *   Losing the coordinator and reconnecting: when the socket closes or the lease expires the
  *   shim fails open (releases its queues, opens its gate, Lv1 off, fail_open_ns set) and its
@@ -61,7 +65,7 @@
  *                                priority_applied, percentage, state}],
  *                       gate ("open"|"closed"|"invalid"), exec_state ("idle"|"running"|
  *                       "suspending"|"held"|"resuming"|"error"), activity ("idle"|"busy"),
- *                       held_queues,
+ *                       held_queues, untrusted (null, or why the block stopped being trusted),
  *                       counters {launches, gated_waits, gated_wait_ns, lv1_waits, suspends,
  *                                 resumes, suspend_ns_last, suspend_ns_max, suspend_ns_sum,
  *                                 resume_ns_last, resume_ns_max, resume_ns_sum, queues, errors},

@@ -158,6 +158,23 @@ const session: fc.Arbitrary<Session> = fc.oneof(
   },
 );
 
+/** The coordinator unlinks a block's name once it attached it: each session gets blocks of its own. */
+function freshBlocks(s: Session): { s: Session; remove: () => void } {
+  if (s.raw !== null) return { s, remove: () => {} };
+  const made: ReturnType<typeof fakeShim>[] = [];
+  const lines = s.lines.map((l) => {
+    let out = l;
+    blocks.forEach((b, i) => {
+      if (!out.includes(b.name)) return;
+      const f = fakeShim(i === 1 ? 'online' : 'offline');
+      made.push(f);
+      out = out.split(b.name).join(f.name);
+    });
+    return out;
+  });
+  return { s: { ...s, lines }, remove: () => made.forEach((f) => f.remove()) };
+}
+
 function bytesOf(s: Session): Buffer {
   if (s.raw !== null) return s.raw;
   return Buffer.from(s.lines.map((l) => `${l}\n`).join('') + s.tail);
@@ -210,7 +227,8 @@ describe('protocol fuzzing of the coordinator', () => {
     let batches = 0;
     const property = fc.asyncProperty(fc.array(session, { minLength: 1, maxLength: 8 }), async (batch) => {
       const stalled: Socket[] = [];
-      await Promise.all(batch.map((s) => play(socket, s, stalled)));
+      const prepared = batch.map(freshBlocks);
+      await Promise.all(prepared.map((p) => play(socket, p.s, stalled)));
       // stalled connections are still open, mid-line: the server answers others meanwhile
       const t0 = Date.now();
       const r = await query(socket);
@@ -218,6 +236,7 @@ describe('protocol fuzzing of the coordinator', () => {
       expect(Date.now() - t0).toBeLessThan(5000);
       for (const s of stalled) s.destroy();
       await until('the batch’s connections forgotten', async () => (await query(socket)).processes.length === 0, 5000, 10);
+      for (const p of prepared) p.remove();
       expect(coord.exitCode).toBeNull();
       // an exception inside the engine's event callback drops the rest of its events
       expect(coord.events.filter((e) => /uncaught|N-API callback exception/i.test(e.msg))).toEqual([]);
