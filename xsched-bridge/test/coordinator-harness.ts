@@ -1,12 +1,11 @@
 // Helpers for the coordinator tests: the coordinator as a user runs it (dist/cli.js, JSON log
 // on stderr), raw socket clients, registry queries, fake shims (control blocks written like
 // libxsb_hip.so writes them) and bounded waits on real conditions.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { buildDir } from '../src/paths.js';
 import { loadEngine } from '../src/coordinator/engine.js';
-import { cli } from './helpers.js';
+import { until } from '../src/compare/orchestrate.js';
 
 export const engine = loadEngine();
 export const GATE_OPEN = 0x4e45504f;
@@ -18,80 +17,8 @@ export function bin(name: string): string {
   return join(buildDir(), 'bin', name);
 }
 
-export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000, everyMs = 5): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-export interface LogEvent {
-  level: string;
-  msg: string;
-  event?: string;
-  [k: string]: unknown;
-}
-
-export class Coord {
-  readonly events: LogEvent[] = [];
-  exitCode: number | null = null;
-  exited: Promise<number | null>;
-  metricsPort: number | null = null;
-  private buf = '';
-
-  constructor(
-    readonly socket: string,
-    readonly proc: ChildProcess,
-  ) {
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (d: string) => {
-      this.buf += d;
-      let nl;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const l = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        try {
-          this.events.push(JSON.parse(l) as LogEvent);
-        } catch {
-          this.events.push({ level: 'raw', msg: l });
-        }
-      }
-    });
-    this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve((this.exitCode = code))));
-  }
-
-  static async start(socket: string, args: string[] = [], env: Record<string, string> = {}): Promise<Coord> {
-    const proc = spawn(process.execPath, [cli, 'coordinator', '--socket', socket, '--log-format', 'json', '--log-level', 'debug', ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const c = new Coord(socket, proc);
-    const listening = await until(
-      'the coordinator to listen',
-      () => c.events.find((e) => e.event === 'listening') ?? (c.exitCode !== null ? ({ failed: true } as unknown as LogEvent) : undefined),
-      15_000,
-    );
-    if ((listening as { failed?: boolean }).failed) throw new Error(`coordinator exited: ${c.events.map((e) => e.msg).join(' | ')}`);
-    c.metricsPort = (listening['metrics_port'] as number | null) ?? null;
-    return c;
-  }
-
-  find(pred: (e: LogEvent) => boolean): LogEvent | undefined {
-    return this.events.find(pred);
-  }
-
-  async waitFor(what: string, pred: (e: LogEvent) => boolean, ms = 10_000): Promise<LogEvent> {
-    return until(what, () => this.events.find(pred), ms);
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.exitCode === null) this.proc.kill(signal);
-    return this.exited;
-  }
-}
+// The coordinator as compare and the stages run it (src/compare/orchestrate.ts).
+export { CoordinatorProc as Coord, until, type LogEvent } from '../src/compare/orchestrate.js';
 
 /** A raw client: lines received, and whether the server closed the connection. */
 export class Client {

@@ -90,6 +90,8 @@ export class CoordinatorProc {
   readonly events: LogEvent[] = [];
   exitCode: number | null = null;
   readonly exited: Promise<number | null>;
+  /** The metrics port its `listening` event named (null: metrics off). */
+  metricsPort: number | null = null;
   private buf = '';
 
   private constructor(
@@ -127,11 +129,21 @@ export class CoordinatorProc {
     if (ok === 'exited') {
       throw new XsbError(`the coordinator exited at start: ${c.events.map((e) => e.msg).join(' | ')}`, 'run `xsched-bridge coordinator` by hand to see why');
     }
+    c.metricsPort = (c.find((e) => e.event === 'listening')?.['metrics_port'] as number | null | undefined) ?? null;
     return c;
   }
 
-  async stop(): Promise<number | null> {
-    if (this.exitCode === null) this.proc.kill('SIGTERM');
+  find(pred: (e: LogEvent) => boolean): LogEvent | undefined {
+    return this.events.find(pred);
+  }
+
+  /** The first logged event matching pred, waiting up to ms for it. */
+  async waitFor(what: string, pred: (e: LogEvent) => boolean, ms = 10_000): Promise<LogEvent> {
+    return until(what, () => this.events.find(pred), ms);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.exitCode === null) this.proc.kill(signal);
     return this.exited;
   }
 }
