@@ -70,9 +70,9 @@ export interface QueueMsg {
   state: 'active' | 'held' | 'destroying';
 }
 
-export interface StatsMsg {
-  v: number;
-  type: 'stats';
+/** The shim's counters: what a `stats` message reports and what the engine reads from the
+ * control block (ProcSnapshot in coordinator/engine.ts). */
+export interface ShimCounters {
   launches: number;
   gated_waits: number;
   gated_wait_ns: number;
@@ -85,6 +85,11 @@ export interface StatsMsg {
   resume_ns_last: number;
   resume_ns_max: number;
   resume_ns_sum: number;
+}
+
+export interface StatsMsg extends ShimCounters {
+  v: number;
+  type: 'stats';
   queues: number;
   exec_state: number;
   activity: number;

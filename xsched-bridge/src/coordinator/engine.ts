@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { XsbError } from '../errors.js';
 import { buildDir, packageRoot } from '../paths.js';
+import type { ShimCounters } from '../wire.js';
 import type { ActivityIn, Decision, Plan } from './policy.js';
 
 /** What the engine's threads report; timestamps are CLOCK_MONOTONIC ns. */
@@ -37,7 +38,8 @@ export interface EngineEvent {
   field?: string;
 }
 
-export interface ProcSnapshot {
+/** One attached control block as the engine last read it: its words and the shim's counters. */
+export interface ProcSnapshot extends ShimCounters {
   conn: number;
   pid: number;
   shm: string;
@@ -54,18 +56,6 @@ export interface ProcSnapshot {
   errors: number;
   lv1_threshold: number;
   lease_deadline_ns: number;
-  launches: number;
-  gated_waits: number;
-  gated_wait_ns: number;
-  lv1_waits: number;
-  suspends: number;
-  resumes: number;
-  suspend_ns_last: number;
-  suspend_ns_max: number;
-  suspend_ns_sum: number;
-  resume_ns_last: number;
-  resume_ns_max: number;
-  resume_ns_sum: number;
   fail_open_ns: number;
   engine_gate_closed: boolean;
   engine_hold: boolean;
