@@ -27,7 +27,7 @@ for prog in spin_kernel host_api; do
     json=()
     [ -n "$jsondir" ] && { mkdir -p "$jsondir"; json=(--json "$jsondir/$prog-$mech.json"); }
     echo "== $prog [$mech]"
-    if ! "$root/hip-shim/tests/with-device.sh" "$build" "$out/real_hip_test" "${json[@]}" "$mech" "${args[@]}"; then
+    if ! "$root/native/emu/tests/with-emu.sh" --device --shim "$build" "$out/real_hip_test" "${json[@]}" "$mech" "${args[@]}"; then
       failed=$((failed + 1))
     fi
   done

@@ -4,7 +4,7 @@
  * lookup and re-entry through the PLT.
  *
  * usage: hip_runtime_test <test>   (one test per process: each needs a fresh runtime)
- * Runs inside run-with-device.sh (emulator environment, private device).
+ * Runs inside native/emu/tests/with-emu.sh --device (emulator environment, private device).
  */
 #include <dirent.h>
 #include <dlfcn.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# workload_json.sh WORKLOAD: runs xsb-workload (inside run-with-device.sh) and checks its JSON.
+# workload_json.sh WORKLOAD: runs xsb-workload (inside native/emu/tests/with-emu.sh --device) and checks its JSON.
 set -eu
 wl=$1
 out=$(mktemp -d /tmp/xsb-wl.XXXXXX)
