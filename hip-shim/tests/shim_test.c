@@ -1,194 +1,33 @@
 /*
  * shim_test CASE - acceptance tests of libxsb_hip.so (issue 4) on the emulated GPU.
  *
- * Run through with-device.sh (a private device, XSB_TEST_PRELOAD = shim first). The driver
+ * Run through native/emu/tests/with-emu.sh --device --shim (a private device, XSB_TEST_PRELOAD =
+ * shim first; coord_driver.h). The driver
  * itself is not preloaded: it starts test_coord and shimmed shim_app processes, scripts them
  * over pipes, and observes effects where they happen: the control block through the
  * coordinator, the device through its shared memory (KFD queue mirror, rings). Every wait is
  * bounded and waits on a real condition.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "coord_driver.h"
 #include "xjson.h"
 #include "xsb_emu_client.h"
 #include "xsb_emu_proto.h"
 
-static int failures;
-#define FAIL(...)                                                         \
-	do {                                                              \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-		fprintf(stderr, __VA_ARGS__);                             \
-		fputc('\n', stderr);                                      \
-		failures++;                                               \
-	} while (0)
-#define CHECK(c, ...)                      \
-	do {                               \
-		if (!(c)) FAIL(__VA_ARGS__); \
-	} while (0)
-#define REQUIRE(c, ...)                    \
-	do {                               \
-		if (!(c)) {                \
-			FAIL(__VA_ARGS__); \
-			cleanup();         \
-			exit(1);           \
-		}                          \
-	} while (0)
+static struct proc g_app, g_app2;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-static uint64_t now_ms(void) { return now_ns() / 1000000ull; }
-
-/* ---- child processes with line-oriented pipes ---- */
-struct proc {
-	pid_t pid;
-	int in, out;
-	char buf[65536];
-	size_t len;
-	int exited, status;
-};
-
-static char g_dir[512], g_socket[600], g_log[600];
-static struct proc g_coord, g_app, g_app2;
-static struct xsb_emu_shm *g_dev;
-
-static void proc_kill(struct proc *p)
-{
-	if (p->pid > 0 && !p->exited) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &p->status, 0);
-		p->exited = 1;
-	}
-}
-
-static void cleanup(void)
+void cleanup(void)
 {
 	proc_kill(&g_app);
 	proc_kill(&g_app2);
 	proc_kill(&g_coord);
-}
-
-static void spawn(struct proc *p, char *const argv[], const char *const *env, int shimmed)
-{
-	int pin[2], pout[2];
-	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC)) exit(1);
-	memset(p, 0, sizeof *p);
-	p->pid = fork();
-	if (p->pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		if (shimmed) {
-			setenv("LD_PRELOAD", getenv("XSB_TEST_PRELOAD"), 1);
-			setenv("LD_LIBRARY_PATH", getenv("XSB_TEST_LD_LIBRARY_PATH"), 1);
-			setenv("XSB_SOCKET", g_socket, 1);
-			setenv("XSB_LOG", "warn", 0);
-		}
-		for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	p->in = pin[1];
-	p->out = pout[0];
-}
-
-/* Next line from p within ms; 1 ok, 0 timeout/EOF. */
-static int read_line(struct proc *p, char *out, size_t cap, long ms)
-{
-	uint64_t end = now_ms() + (uint64_t)ms;
-	for (;;) {
-		char *nl = memchr(p->buf, '\n', p->len);
-		if (nl) {
-			size_t n = (size_t)(nl - p->buf);
-			size_t c = n < cap - 1 ? n : cap - 1;
-			memcpy(out, p->buf, c);
-			out[c] = 0;
-			memmove(p->buf, nl + 1, p->len - n - 1);
-			p->len -= n + 1;
-			return 1;
-		}
-		uint64_t t = now_ms();
-		if (t >= end) return 0;
-		struct pollfd pf = {p->out, POLLIN, 0};
-		if (poll(&pf, 1, (int)(end - t)) <= 0) continue;
-		ssize_t r = read(p->out, p->buf + p->len, sizeof p->buf - p->len - 1);
-		if (r <= 0) return 0;
-		p->len += (size_t)r;
-	}
-}
-
-static int expect(struct proc *p, const char *prefix, long ms, char *line, size_t cap)
-{
-	char tmp[8192];
-	if (!line) {
-		line = tmp;
-		cap = sizeof tmp;
-	}
-	uint64_t end = now_ms() + (uint64_t)ms;
-	while (now_ms() < end) {
-		if (!read_line(p, line, cap, (long)(end - now_ms()))) return 0;
-		if (!strncmp(line, prefix, strlen(prefix))) return 1;
-	}
-	return 0;
-}
-
-static void send_to(struct proc *p, const char *fmt, ...)
-{
-	char b[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(b, sizeof b - 1, fmt, ap);
-	va_end(ap);
-	b[n++] = '\n';
-	if (write(p->in, b, (size_t)n) != n) FAIL("write to pid %d failed", p->pid);
-}
-
-static char g_reply[16384];
-static const char *coord(const char *fmt, ...)
-{
-	char b[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(b, sizeof b - 1, fmt, ap);
-	va_end(ap);
-	b[n++] = '\n';
-	if (write(g_coord.in, b, (size_t)n) != n || !read_line(&g_coord, g_reply, sizeof g_reply, 30000))
-		snprintf(g_reply, sizeof g_reply, "err no reply");
-	return g_reply;
-}
-static int ok(const char *r) { return !strncmp(r, "ok", 2); }
-
-static int wait_exit(struct proc *p, long ms)
-{
-	uint64_t end = now_ms() + (uint64_t)ms;
-	while (now_ms() < end) {
-		pid_t r = waitpid(p->pid, &p->status, WNOHANG);
-		if (r == p->pid) {
-			p->exited = 1;
-			return 1;
-		}
-		struct pollfd pf = {p->out, POLLIN, 0};
-		if (poll(&pf, 1, 10) > 0) { /* drain output so the child never blocks on it */
-			ssize_t n = read(p->out, p->buf + p->len, sizeof p->buf - p->len - 1);
-			if (n > 0) p->len = (p->len + (size_t)n) % (sizeof p->buf / 2);
-		}
-	}
-	return 0;
 }
 
 static const char *tdir(void)
@@ -234,110 +73,6 @@ static void start_app(struct proc *p, const char *const *env, const char *a1, co
 	snprintf(path, sizeof path, "%s/shim_app", tdir());
 	char *argv[] = {path, (char *)a1, (char *)a2, (char *)a3, (char *)a4, NULL};
 	spawn(p, argv, env, 1);
-}
-
-/* ---- device observation ---- */
-struct devq {
-	uint32_t id, gpu_id, type, priority, flags, percentage, ring_slot;
-	uint64_t ring_base;
-};
-
-static int dev_queues(pid_t pid, struct devq *out, int cap)
-{
-	const struct xsb_emu_kfd_queue *t =
-	    (const struct xsb_emu_kfd_queue *)((const char *)g_dev + g_dev->off_kfd_queues);
-	for (int tries = 0; tries < 1000; tries++) {
-		uint32_t s0 = atomic_load(&g_dev->seq);
-		if (s0 & 1) continue;
-		int n = 0;
-		for (unsigned i = 0; i < XSB_EMU_QUEUE_MIRROR && n < cap; i++) {
-			if (!(t[i].flags & XSB_EMU_KQ_USED) || t[i].pid != (uint32_t)pid) continue;
-			out[n].id = t[i].queue_id;
-			out[n].gpu_id = t[i].gpu_id;
-			out[n].type = t[i].queue_type;
-			out[n].priority = t[i].priority;
-			out[n].flags = t[i].flags;
-			out[n].percentage = t[i].percentage;
-			out[n].ring_slot = t[i].ring_slot;
-			out[n].ring_base = t[i].ring_base_address;
-			n++;
-		}
-		if (atomic_load(&g_dev->seq) == s0) return n;
-	}
-	return -1;
-}
-
-static struct xsb_emu_ring *ring(uint32_t slot)
-{
-	return (struct xsb_emu_ring *)((char *)g_dev + g_dev->off_rings) + slot;
-}
-
-/* Packets the app's rings received so far (all rings it owns). */
-static uint64_t dev_written(pid_t pid)
-{
-	uint64_t w = 0;
-	for (unsigned s = 0; s < XSB_EMU_MAX_RINGS; s++) {
-		struct xsb_emu_ring *r = ring(s);
-		if (r->owner_pid == (uint32_t)pid && r->alloc_state != XSB_EMU_RING_FREE) w += atomic_load(&r->write_index);
-	}
-	return w;
-}
-static uint64_t dev_completed(pid_t pid)
-{
-	uint64_t c = 0;
-	for (unsigned s = 0; s < XSB_EMU_MAX_RINGS; s++) {
-		struct xsb_emu_ring *r = ring(s);
-		if (r->owner_pid == (uint32_t)pid && r->alloc_state != XSB_EMU_RING_FREE) c += atomic_load(&r->read_index);
-	}
-	return c;
-}
-
-/* Kernel dispatch packets submitted and not completed on the app's rings. */
-static int dev_kernels_in_flight(pid_t pid)
-{
-	int n = 0;
-	for (unsigned s = 0; s < XSB_EMU_MAX_RINGS; s++) {
-		struct xsb_emu_ring *r = ring(s);
-		if (r->owner_pid != (uint32_t)pid || r->alloc_state == XSB_EMU_RING_FREE) continue;
-		uint64_t ri = atomic_load(&r->read_index), wi = atomic_load(&r->write_index);
-		for (uint64_t i = ri; i < wi && i < ri + XSB_EMU_RING_PACKETS; i++) {
-			uint16_t h = atomic_load(&r->packets[i % XSB_EMU_RING_PACKETS].header);
-			if ((h & XSB_AQL_TYPE_MASK) == XSB_AQL_TYPE_KERNEL_DISPATCH) n++;
-		}
-	}
-	return n;
-}
-
-static int dev_all_compute(pid_t pid, uint32_t flag, int want_set)
-{
-	struct devq q[64];
-	int n = dev_queues(pid, q, 64), m = 0;
-	for (int i = 0; i < n; i++) {
-		if (q[i].type != 0 && q[i].type != 2) continue;
-		if (!!(q[i].flags & flag) != !!want_set) return 0;
-		m++;
-	}
-	return m > 0;
-}
-
-static int wait_dev(pid_t pid, uint32_t flag, int set, long ms)
-{
-	uint64_t end = now_ms() + (uint64_t)ms;
-	while (now_ms() < end) {
-		if (dev_all_compute(pid, flag, set)) return 1;
-		usleep(1000); /* polling a state word with a deadline */
-	}
-	return 0;
-}
-
-static int64_t stat_of(pid_t pid, const char *field)
-{
-	const char *r = coord("stat %d", pid);
-	if (!ok(r)) return -1;
-	int64_t v = -1;
-	const char *j = strchr(r, '{');
-	if (!j || !xj_get_i64(j, strlen(j), field, &v)) return -1;
-	return v;
 }
 
 /* ---- cases ---- */
@@ -900,20 +635,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: shim_test gate|queues|lv1|hold-dbg-trap|hold-deactivate|lease|fork|threads|activity|failopen|reconnect|mechanism\n");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	const char *d = getenv("XSB_TEST_DIR");
-	if (!d || !getenv("XSB_TEST_PRELOAD")) {
-		fprintf(stderr, "shim_test: run me through hip-shim/tests/with-device.sh\n");
-		return 2;
-	}
-	snprintf(g_dir, sizeof g_dir, "%s", d);
-	snprintf(g_socket, sizeof g_socket, "%s/coord.sock", g_dir);
-	snprintf(g_log, sizeof g_log, "%s/coord.jsonl", g_dir);
-	int r = xsb_emu_attach(&g_dev);
-	if (r < 0) {
-		fprintf(stderr, "shim_test: cannot attach to the emulated device: %s\n", strerror(-r));
-		return 1;
-	}
+	int r = driver_init("coord.jsonl");
+	if (r) return r;
 	const char *c = argv[1];
 	if (!strcmp(c, "gate")) case_gate();
 	else if (!strcmp(c, "queues")) case_queues();

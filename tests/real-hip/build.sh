@@ -60,9 +60,11 @@ clientsyms=$(nm -D "$build/lib/libxsb_emu_client.so" 2>/dev/null || true)
 if grep -q ' __asan_init' <<<"$clientsyms"; then san=(-fsanitize=address,undefined)
 elif grep -q ' __tsan_init' <<<"$clientsyms"; then san=(-fsanitize=thread)
 fi
-if newer "$out/real_hip_test" "$here/real_hip_test.c" "$root/hip-shim/src/xjson.c" "$build/lib/libxsb_emu_client.so"; then
+drv="$root/hip-shim/tests/coord_driver"
+if newer "$out/real_hip_test" "$here/real_hip_test.c" "$drv.c" "$drv.h" "$root/hip-shim/src/xjson.c" "$build/lib/libxsb_emu_client.so"; then
   gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE "${san[@]}" -I"$root/native/include" -I"$root/native/emu/include" \
-    -I"$root/hip-shim/src" -o "$out/real_hip_test" "$here/real_hip_test.c" "$root/hip-shim/src/xjson.c" \
+    -I"$root/hip-shim/src" -I"$root/hip-shim/tests" -o "$out/real_hip_test" "$here/real_hip_test.c" "$drv.c" \
+    "$root/hip-shim/src/xjson.c" \
     -L"$build/lib" -lxsb_emu_client -Wl,-rpath,"$build/lib"
 fi
 
