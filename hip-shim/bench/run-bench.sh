@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # run-bench.sh BUILD_DIR [N] - per-launch cost with and without the shim (one run, one device).
+# The configurations run side by side and take turns batch by batch (launch_bench.cpp says why);
+# XSB_BENCH_EXTRA=1 and XSB_BENCH_REF_PRELOAD add configurations.
 set -u
 build=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)

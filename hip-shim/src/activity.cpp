@@ -1,11 +1,18 @@
 /*
  * activity.cpp - busy/idle of an online process, published in the control block.
  *
- * Launch path: one atomic increment of g_launch_seq, and a load of the activity word; only
- * the idle->busy transition does more (timestamps, doorbell, FUTEX_WAKE). The tracker thread
- * detects busy->idle: it synchronises the device (hipDeviceSynchronize waits for the work of
- * every stream submitted before it, per-thread streams included) and declares idle when no
- * launch happened since it started waiting and none follows within the hysteresis.
+ * Launch path: a load of the activity word (shim.h activity_launch); only the idle->busy
+ * transition does more (timestamps, doorbell, FUTEX_WAKE). The tracker thread detects
+ * busy->idle: it synchronises the device (hipDeviceSynchronize waits for the work of every
+ * stream submitted before it, per-thread streams included) and declares idle when no launch
+ * happened since it started waiting and none follows within the hysteresis.
+ *
+ * Launch sequence: the control block's launches counter (every launch-flavour call bumps it
+ * with a seq_cst RMW before it reads the activity word) plus the hints' own count. So the
+ * launch path adds no atomic of its own, and the Dekker pair stays: a launch either sees the
+ * IDLE store, or the tracker's check after that store sees the launch. A control block swap
+ * folds the counter's late increments into the new block under the activity lock
+ * (ctrl_block.cpp), so the tracker's decision under that lock never misses one.
  */
 #include "shim.h"
 
@@ -14,7 +21,7 @@
 
 namespace xsb {
 
-std::atomic<uint64_t> g_launch_seq{0};
+static std::atomic<uint64_t> g_hint_seq{0}; /* xsb_online_begin calls */
 static std::atomic<int> g_hint_depth{0};
 static std::atomic<uint32_t> g_tracker_wake{0}; /* local futex: a transition to busy */
 static pthread_t g_tracker;
@@ -48,11 +55,10 @@ static void to_busy()
 void activity_lock() { pthread_mutex_lock(&g_act_mu); }
 void activity_unlock() { pthread_mutex_unlock(&g_act_mu); }
 
-void activity_launch()
-{
-	g_launch_seq.fetch_add(1);
-	if (g_ctrl->activity.load() != XSB_ACT_BUSY) to_busy();
-}
+void activity_to_busy() { to_busy(); }
+
+/* Changes whenever a launch (or an xsb_online_begin) happened. */
+static uint64_t launch_seq() { return g_ctrl->launches.load() + g_hint_seq.load(); }
 
 int activity_hint(int delta)
 {
@@ -63,7 +69,7 @@ int activity_hint(int delta)
 	}
 	if (g_class.load() != XSB_CLASS_ONLINE) return d;
 	if (delta > 0) {
-		g_launch_seq.fetch_add(1);
+		g_hint_seq.fetch_add(1);
 		to_busy();
 	} else {
 		g_tracker_wake.fetch_add(1);
@@ -88,21 +94,21 @@ static void *tracker_main(void *)
 			futex_wait(&g_tracker_wake, w, 500000000ull);
 			continue;
 		}
-		uint64_t s0 = g_launch_seq.load();
+		uint64_t s0 = launch_seq();
 		if (aux_device_sync() != hipSuccess && g_exiting.load()) break;
 		if (g_tracker_stop.load()) break;
-		if (g_launch_seq.load() != s0) continue;
+		if (launch_seq() != s0) continue;
 		/* hysteresis: a launch soon after the drain keeps the process busy */
 		sleep_ns((uint64_t)g_cfg.idle_hysteresis_us * 1000ull);
-		if (g_launch_seq.load() != s0 || g_hint_depth.load() > 0) {
+		if (launch_seq() != s0 || g_hint_depth.load() > 0) {
 			if (g_hint_depth.load() > 0) futex_wait(&g_tracker_wake, g_tracker_wake.load(), 100000000ull);
 			continue;
 		}
 		pthread_mutex_lock(&g_act_mu);
-		if (g_launch_seq.load() == s0 && g_hint_depth.load() == 0) publish(XSB_ACT_IDLE);
+		if (launch_seq() == s0 && g_hint_depth.load() == 0) publish(XSB_ACT_IDLE);
 		pthread_mutex_unlock(&g_act_mu);
 		/* a launch that read BUSY just before the store above must not be lost */
-		if (g_launch_seq.load() != s0) to_busy();
+		if (launch_seq() != s0) to_busy();
 	}
 	return nullptr;
 }

@@ -12,7 +12,8 @@
  * mapping of the old page (mremap with old_size 0, which duplicates a shared mapping) lets
  * the publisher fold those late increments into the new block and wake futex waiters that
  * still sleep on the old page's key. Activity transitions are kept out of that window by the
- * activity lock (they are state, not counters).
+ * activity lock (they are state, not counters), which is held until the fold is done (the
+ * activity tracker takes the launches counter for its launch sequence).
  */
 #include "shim.h"
 
@@ -220,17 +221,20 @@ const char *ctrl_publish()
 	fill(nb, k);
 	void *alias = mremap(at, 0, XSB_CTRL_SIZE, MREMAP_MAYMOVE); /* the old page, kept visible */
 	void *moved = mremap(n, XSB_CTRL_SIZE, XSB_CTRL_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, at);
-	activity_unlock();
 	if (moved == MAP_FAILED) {
+		activity_unlock();
 		XSB_LOG(LOG_WARN, "moving the control block into place: %s", strerror(errno));
 		munmap(n, XSB_CTRL_SIZE);
 		if (alias != MAP_FAILED) munmap(alias, XSB_CTRL_SIZE);
 		ctrl_unlink();
 		return nullptr;
 	}
-	if (alias != MAP_FAILED) {
-		auto *ob = static_cast<xsb_ctrl *>(alias);
-		fold(g_ctrl, ob, k);
+	auto *ob = alias != MAP_FAILED ? static_cast<xsb_ctrl *>(alias) : nullptr;
+	/* folded before the activity lock is released: the tracker's idle decision (under that
+	 * lock) reads the launches counter as its launch sequence */
+	if (ob) fold(g_ctrl, ob, k);
+	activity_unlock();
+	if (ob) {
 		/* waiters still asleep on the old page's futex key re-read the new block */
 		futex_wake(&ob->gate);
 		futex_wake(&ob->req_seq);

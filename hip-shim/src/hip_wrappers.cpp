@@ -92,15 +92,22 @@ static void *lookup_next(const SymInfo &s)
 	return p;
 }
 
-void *hip_next(int idx)
+static __attribute__((noinline)) void *hip_next_slow(int idx)
 {
 	SymInfo &s = g_syms[idx];
-	void *p = s.next.load(std::memory_order_acquire);
-	if (p) return p;
-	p = lookup_next(s);
+	void *p = lookup_next(s);
 	if (p) s.next.store(p, std::memory_order_release);
 	return p;
 }
+
+/* Resolved once: afterwards one load (the wrappers inline it). */
+static inline void *next_of(int idx)
+{
+	void *p = g_syms[idx].next.load(std::memory_order_acquire);
+	return XSB_LIKELY(p) ? p : hip_next_slow(idx);
+}
+
+void *hip_next(int idx) { return next_of(idx); }
 
 /* Wrapper for the runtime's function `real` named `name`, or nullptr. */
 static void *wrapper_for(const char *name, void *real)
@@ -124,7 +131,7 @@ static void *wrapper_for(const char *name, void *real)
 
 #define AUX(name, ...)                                                                     \
 	do {                                                                               \
-		auto f = reinterpret_cast<decltype(&aux_proto_##name)>(hip_next(AUX_##name)); \
+		auto f = reinterpret_cast<decltype(&aux_proto_##name)>(next_of(AUX_##name)); \
 		return f ? f(__VA_ARGS__) : hipErrorNotSupported;                          \
 	} while (0)
 hipError_t aux_proto_hipEventCreateWithFlags(hipEvent_t *, unsigned int);
@@ -146,31 +153,35 @@ hipError_t aux_device_sync()
 	return f ? f() : hipErrorNotSupported;
 }
 
-/* ---- the generic wrapper around one call ---- */
-struct Call {
-	int kind, spt;
+/* ---- the generic wrapper around one call ----
+ * Per launch, once initialised: the re-entry depth (initial-exec TLS), one load each for init,
+ * class and attachment, the launches counter (the only RMW of unclassified and online launches),
+ * the activity word (online), the gate word, the thread's cached stream slot and its lock
+ * (offline, attached). Everything else is out of line, on the paths that wait. */
+template <int KIND, int SPT> struct Call {
 	hipStream_t stream;
-	Lv1Slot *slot = nullptr;
+	Lv1Ticket t{nullptr, 0, 0};
 	bool managed = false;
 
-	Call(int k, int s, hipStream_t st) : kind(k), spt(s), stream(st)
+	explicit Call(hipStream_t st) : stream(st)
 	{
 		tl_depth++;
 		ensure_init();
-		if (kind != LAUNCH && kind != WORK) return;
-		g_ctrl->launches.fetch_add(1, std::memory_order_relaxed);
+		if (KIND != LAUNCH && KIND != WORK) return;
+		/* seq_cst: also the activity tracker's launch sequence, ordered before the activity load */
+		g_ctrl->launches.fetch_add(1, std::memory_order_seq_cst);
 		uint32_t cls = g_class.load(std::memory_order_relaxed);
 		if (cls == XSB_CLASS_ONLINE) {
 			activity_launch();
 		} else if (cls == XSB_CLASS_OFFLINE && g_attached.load(std::memory_order_relaxed)) {
 			managed = true;
-			if (kind == LAUNCH) lv1_admit(spt, stream, &slot); /* waits at the gate first */
+			if (KIND == LAUNCH) t = lv1_admit(SPT, stream); /* waits at the gate first */
 			else gate_wait();
 		}
 	}
 	void done(hipError_t r)
 	{
-		if (managed && kind == LAUNCH) lv1_done(slot, stream, spt, r == hipSuccess, true);
+		if (KIND == LAUNCH && managed) lv1_done(t, r == hipSuccess);
 		if (r == hipSuccess) on_hip_success();
 		tl_depth--;
 	}
@@ -183,10 +194,10 @@ using namespace xsb;
 #define XSB_GEN_LAUNCH(kind, spt, name, ver, params, args, strm)                               \
 	XSB_EXPORT hipError_t name params                                                      \
 	{                                                                                      \
-		auto next = reinterpret_cast<hipError_t(*) params>(hip_next(SYM_##name));     \
+		auto next = reinterpret_cast<hipError_t(*) params>(next_of(SYM_##name));     \
 		if (!next) return hipErrorNotSupported;                                        \
 		if (tl_depth) return next args;                                                \
-		Call c(kind, spt, strm);                                                       \
+		Call<kind, spt> c(strm);                                                       \
 		hipError_t r = next args;                                                      \
 		c.done(r);                                                                     \
 		return r;                                                                      \
@@ -197,10 +208,10 @@ using namespace xsb;
 #define XSB_GEN_SCREATE(kind, spt, name, ver, params, args, strm)                              \
 	XSB_EXPORT hipError_t name params                                                      \
 	{                                                                                      \
-		auto next = reinterpret_cast<hipError_t(*) params>(hip_next(SYM_##name));     \
+		auto next = reinterpret_cast<hipError_t(*) params>(next_of(SYM_##name));     \
 		if (!next) return hipErrorNotSupported;                                        \
 		if (tl_depth) return next args;                                                \
-		Call c(kind, spt, nullptr);                                                    \
+		Call<kind, spt> c(nullptr);                                                    \
 		hipError_t r = next args;                                                      \
 		c.done(r);                                                                     \
 		return r;                                                                      \
@@ -208,10 +219,10 @@ using namespace xsb;
 #define XSB_GEN_SDESTROY(kind, spt, name, ver, params, args, strm)                             \
 	XSB_EXPORT hipError_t name params                                                      \
 	{                                                                                      \
-		auto next = reinterpret_cast<hipError_t(*) params>(hip_next(SYM_##name));     \
+		auto next = reinterpret_cast<hipError_t(*) params>(next_of(SYM_##name));     \
 		if (!next) return hipErrorNotSupported;                                        \
 		if (tl_depth) return next args;                                                \
-		Call c(kind, spt, strm);                                                       \
+		Call<kind, spt> c(strm);                                                       \
 		lv1_stream_destroyed(strm);                                                    \
 		hipError_t r = next args;                                                      \
 		c.done(r);                                                                     \

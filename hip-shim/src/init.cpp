@@ -22,11 +22,10 @@ std::atomic<int> g_attached{0};
 std::atomic<int> g_fail_open{0};
 std::atomic<int> g_hip_ready{0};
 std::atomic<int> g_exiting{0};
-XSB_TLS thread_local int tl_depth = 0;
-XSB_TLS thread_local int tl_kfd_pass = 0;
+XSB_TLS __thread int tl_depth = 0;
+XSB_TLS __thread int tl_kfd_pass = 0;
 
-enum { INIT_NONE = 0, INIT_RUNNING = 1, INIT_DONE = 2 };
-static std::atomic<int> g_init{INIT_NONE};
+std::atomic<int> g_init{INIT_NONE};
 static pthread_mutex_t g_init_mu = PTHREAD_MUTEX_INITIALIZER;
 static XSB_TLS thread_local int tl_in_init = 0;
 static std::atomic<int> g_atexit_done{0};
@@ -67,7 +66,7 @@ static void load_config()
 
 static void at_exit_handler();
 
-void ensure_init()
+void ensure_init_slow()
 {
 	if (g_init.load(std::memory_order_acquire) == INIT_DONE || tl_in_init) return;
 	pthread_mutex_lock(&g_init_mu);
@@ -102,9 +101,8 @@ void ensure_init()
 /* The runtime is initialised once a wrapped call returned success. Only now may the debug
  * session open (ROCr's RUNTIME_ENABLE must precede it), and an atexit handler registered
  * now runs before the runtime's own teardown (KFD-FACTS: DISABLE before hsa_shut_down). */
-void on_hip_success()
+void on_hip_success_slow()
 {
-	if (g_hip_ready.load(std::memory_order_relaxed)) return;
 	int expected = 0;
 	if (!g_hip_ready.compare_exchange_strong(expected, 1)) return;
 	atexit(at_exit_handler);

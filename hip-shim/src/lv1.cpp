@@ -18,8 +18,34 @@
 
 namespace xsb {
 
+/* The slot lock is taken and released on every counted launch: inline, one locked instruction
+ * each way when uncontended (a futex lock with a waiters state, Drepper's "Futexes Are
+ * Tricky" mutex2), instead of two calls into libpthread. */
+struct SlotLock {
+	std::atomic<uint32_t> w{0}; /* 0 free, 1 held, 2 held and someone may sleep */
+	void lock()
+	{
+		uint32_t c = 0;
+		if (XSB_LIKELY(w.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed)))
+			return;
+		lock_contended(c);
+	}
+	void unlock()
+	{
+		if (XSB_UNLIKELY(w.exchange(0, std::memory_order_release) == 2)) futex_wake(&w);
+	}
+	__attribute__((noinline)) void lock_contended(uint32_t c)
+	{
+		if (c != 2) c = w.exchange(2, std::memory_order_acquire);
+		while (c != 0) {
+			futex_wait(&w, 2, 0);
+			c = w.exchange(2, std::memory_order_acquire);
+		}
+	}
+};
+
 struct Lv1Slot {
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	SlotLock mu;
 	hipStream_t handle = nullptr; /* the handle to record events on */
 	std::atomic<bool> dead{false};
 	uint32_t inflight = 0;    /* launches not known complete */
@@ -29,7 +55,7 @@ struct Lv1Slot {
 
 static pthread_mutex_t g_map_mu = PTHREAD_MUTEX_INITIALIZER;
 static std::unordered_map<hipStream_t, Lv1Slot *> *g_map;
-static Lv1Slot *g_null_slot;
+static std::atomic<Lv1Slot *> g_null_slot{nullptr}; /* created once, read on every null-stream launch */
 static XSB_TLS thread_local Lv1Slot *tl_spt_slot;
 static XSB_TLS thread_local hipStream_t tl_last_handle;
 static XSB_TLS thread_local Lv1Slot *tl_last_slot;
@@ -61,23 +87,20 @@ static void event_put(hipEvent_t e)
 	if (e) aux_event_destroy(e);
 }
 
-static Lv1Slot *slot_for(int spt, hipStream_t s)
+static __attribute__((noinline)) Lv1Slot *null_slot_create()
 {
-	if (s == XSB_HIP_STREAM_PER_THREAD || (spt && s == nullptr)) {
-		if (!tl_spt_slot) {
-			tl_spt_slot = new Lv1Slot;
-			tl_spt_slot->handle = XSB_HIP_STREAM_PER_THREAD;
-		}
-		return tl_spt_slot;
+	pthread_mutex_lock(&g_map_mu);
+	Lv1Slot *n = g_null_slot.load(std::memory_order_relaxed);
+	if (!n) {
+		n = new Lv1Slot; /* handle nullptr: the null stream */
+		g_null_slot.store(n, std::memory_order_release);
 	}
-	if (s == nullptr || s == XSB_HIP_STREAM_LEGACY) {
-		pthread_mutex_lock(&g_map_mu);
-		if (!g_null_slot) g_null_slot = new Lv1Slot; /* handle nullptr: the null stream */
-		Lv1Slot *n = g_null_slot;
-		pthread_mutex_unlock(&g_map_mu);
-		return n;
-	}
-	if (tl_last_handle == s && tl_last_slot && !tl_last_slot->dead) return tl_last_slot;
+	pthread_mutex_unlock(&g_map_mu);
+	return n;
+}
+
+static __attribute__((noinline)) Lv1Slot *stream_slot_lookup(hipStream_t s)
+{
 	pthread_mutex_lock(&g_map_mu);
 	if (!g_map) g_map = new std::unordered_map<hipStream_t, Lv1Slot *>;
 	Lv1Slot *&slot = (*g_map)[s];
@@ -92,7 +115,27 @@ static Lv1Slot *slot_for(int spt, hipStream_t s)
 	return r;
 }
 
-void gate_wait()
+/* The slot of stream s; the common cases (the thread's last stream, the null stream) take no
+ * lock. */
+static inline Lv1Slot *slot_for(int spt, hipStream_t s)
+{
+	if (s == XSB_HIP_STREAM_PER_THREAD || (spt && s == nullptr)) {
+		if (XSB_UNLIKELY(!tl_spt_slot)) {
+			tl_spt_slot = new Lv1Slot;
+			tl_spt_slot->handle = XSB_HIP_STREAM_PER_THREAD;
+		}
+		return tl_spt_slot;
+	}
+	if (s == nullptr || s == XSB_HIP_STREAM_LEGACY) {
+		Lv1Slot *n = g_null_slot.load(std::memory_order_acquire);
+		return XSB_LIKELY(n) ? n : null_slot_create();
+	}
+	if (XSB_LIKELY(tl_last_handle == s && tl_last_slot && !tl_last_slot->dead.load(std::memory_order_acquire)))
+		return tl_last_slot;
+	return stream_slot_lookup(s);
+}
+
+void gate_wait_slow()
 {
 	if (ctrl_gate() == XSB_GATE_OPEN || g_fail_open.load(std::memory_order_relaxed)) return;
 	uint64_t t0 = now_ns();
@@ -104,36 +147,46 @@ void gate_wait()
 	g_ctrl->gated_wait_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
 }
 
-static void lv1_limits(uint32_t *thr, uint32_t *batch)
+static __attribute__((noinline)) void lv1_limits_invalid(uint32_t t, uint32_t b, uint32_t *thr, uint32_t *batch)
+{
+	static std::atomic<int> logged{0};
+	if (!logged.exchange(1)) {
+		g_ctrl->errors.fetch_add(1);
+		XSB_LOG(LOG_ERROR, "Lv1 words hold threshold %u batch %u: invalid, using %u/%u", t, b, g_cfg.lv1_threshold,
+		        g_cfg.lv1_batch);
+	}
+	t = g_cfg.lv1_threshold;
+	b = g_cfg.lv1_batch;
+	if (t && b > t) b = t;
+	*thr = t;
+	*batch = b;
+}
+
+static inline void lv1_limits(uint32_t *thr, uint32_t *batch)
 {
 	uint32_t t = g_ctrl->lv1_threshold.load(std::memory_order_relaxed);
 	uint32_t b = g_ctrl->lv1_batch.load(std::memory_order_relaxed);
-	if (t > XSB_LV1_MAX || b < 1 || b > XSB_LV1_MAX) {
-		static std::atomic<int> logged{0};
-		if (!logged.exchange(1)) {
-			g_ctrl->errors.fetch_add(1);
-			XSB_LOG(LOG_ERROR, "Lv1 words hold threshold %u batch %u: invalid, using %u/%u", t, b,
-			        g_cfg.lv1_threshold, g_cfg.lv1_batch);
-		}
-		t = g_cfg.lv1_threshold;
-		b = g_cfg.lv1_batch;
+	if (XSB_UNLIKELY(t > XSB_LV1_MAX || b - 1u >= XSB_LV1_MAX)) { /* b outside 1..MAX */
+		lv1_limits_invalid(t, b, thr, batch);
+		return;
 	}
 	if (t && b > t) b = t;
 	*thr = t;
 	*batch = b;
 }
 
-static bool gate_closed_now()
+/* The gate closed (and still applies) while this thread waited for the stream or its oldest
+ * batch: an open gate costs one load. */
+static inline bool gate_closed_now()
 {
+	if (XSB_LIKELY(g_ctrl->gate.load(std::memory_order_acquire) == XSB_GATE_OPEN)) return false;
 	return ctrl_gate() == XSB_GATE_CLOSED && !g_fail_open.load() && !g_exiting.load();
 }
 
-/* Waits (slot lock held) until the stream has fewer than `threshold` launches in flight. */
-static void bound_wait(Lv1Slot *slot)
+/* Waits (slot lock held) until the stream has fewer than thr launches in flight. */
+static __attribute__((noinline)) void bound_wait(Lv1Slot *slot, uint32_t thr)
 {
-	uint32_t thr, batch;
-	lv1_limits(&thr, &batch);
-	if (g_fail_open.load()) thr = 0;
+	if (g_fail_open.load()) return;
 	while (thr && slot->inflight >= thr) {
 		if (slot->events.empty()) {
 			/* batch > what is pending: mark the tail now so there is something to wait for */
@@ -157,52 +210,58 @@ static void bound_wait(Lv1Slot *slot)
 	}
 }
 
-/* Takes the slot lock (released by lv1_done) once the gate is open and the stream has room. */
-void lv1_admit(int spt, hipStream_t s, Lv1Slot **out)
+/* Takes the slot lock (released by lv1_done) once the gate is open and the stream has room.
+ * Common case: gate open, the thread's cached slot, room in the stream: loads and the lock. */
+Lv1Ticket lv1_admit(int spt, hipStream_t s)
 {
 	Lv1Slot *slot = slot_for(spt, s);
+	uint32_t thr, batch;
 	for (;;) {
 		gate_wait();
-		pthread_mutex_lock(&slot->mu);
-		if (slot->dead.load()) { /* destroyed under us: a new stream may reuse the handle */
-			pthread_mutex_unlock(&slot->mu);
+		slot->mu.lock();
+		if (XSB_UNLIKELY(slot->dead.load())) { /* destroyed under us: a new stream may reuse the handle */
+			slot->mu.unlock();
 			tl_last_slot = nullptr;
 			slot = slot_for(spt, s);
 			continue;
 		}
 		if (gate_closed_now()) { /* closed while this thread waited for the stream */
-			pthread_mutex_unlock(&slot->mu);
+			slot->mu.unlock();
 			continue;
 		}
-		bound_wait(slot);
+		lv1_limits(&thr, &batch);
+		if (XSB_LIKELY(!thr || slot->inflight < thr)) break;
+		bound_wait(slot, thr);
 		if (gate_closed_now()) { /* closed while this thread waited for the oldest batch */
-			pthread_mutex_unlock(&slot->mu);
+			slot->mu.unlock();
 			continue;
 		}
 		break;
 	}
-	*out = slot;
+	return Lv1Ticket{slot, thr, batch};
 }
 
-void lv1_done(Lv1Slot *slot, hipStream_t, int, bool ok, bool counted)
+/* A batch is complete: an event marks its end (slot lock held). */
+static __attribute__((noinline)) void batch_event(Lv1Slot *slot)
 {
-	if (!slot) return;
-	if (ok && counted) {
-		uint32_t thr, batch;
-		lv1_limits(&thr, &batch);
+	hipEvent_t e = event_get();
+	if (e && aux_event_record(e, slot->handle) == hipSuccess) {
+		slot->events.emplace_back(e, slot->since_event);
+		slot->since_event = 0;
+	} else if (e) {
+		event_put(e);
+	}
+}
+
+void lv1_done(const Lv1Ticket &t, bool ok)
+{
+	Lv1Slot *slot = t.slot;
+	if (ok) {
 		slot->inflight++;
 		slot->since_event++;
-		if (thr && slot->since_event >= batch) {
-			hipEvent_t e = event_get();
-			if (e && aux_event_record(e, slot->handle) == hipSuccess) {
-				slot->events.emplace_back(e, slot->since_event);
-				slot->since_event = 0;
-			} else if (e) {
-				event_put(e);
-			}
-		}
+		if (t.thr && slot->since_event >= t.batch) batch_event(slot);
 	}
-	pthread_mutex_unlock(&slot->mu);
+	slot->mu.unlock();
 }
 
 void lv1_stream_destroyed(hipStream_t s)
@@ -220,12 +279,12 @@ void lv1_stream_destroyed(hipStream_t s)
 	pthread_mutex_unlock(&g_map_mu);
 	if (tl_last_handle == s) tl_last_slot = nullptr;
 	if (!slot) return;
-	pthread_mutex_lock(&slot->mu);
+	slot->mu.lock();
 	slot->dead.store(true); /* other threads' caches see it and look again; the slot is never freed */
 	for (auto &e : slot->events) aux_event_destroy(e.first);
 	slot->events.clear();
 	slot->inflight = slot->since_event = 0;
-	pthread_mutex_unlock(&slot->mu);
+	slot->mu.unlock();
 }
 
 void lv1_child_reset()
@@ -234,7 +293,7 @@ void lv1_child_reset()
 	pthread_mutex_init(&g_map_mu, nullptr);
 	pthread_mutex_init(&g_pool_mu, nullptr);
 	g_map = nullptr;
-	g_null_slot = nullptr;
+	g_null_slot.store(nullptr);
 	g_event_pool = nullptr;
 	tl_spt_slot = nullptr;
 	tl_last_slot = nullptr;

@@ -20,7 +20,12 @@
 #include "xsb_wire.h"
 
 #define XSB_EXPORT extern "C" __attribute__((visibility("default")))
+/* Initial-exec TLS: a %fs-relative access, no __tls_get_addr. The shim is LD_PRELOADed (its few
+ * bytes of TLS are part of the static block); were it dlopen()ed, glibc's static TLS surplus
+ * holds them. */
 #define XSB_TLS __attribute__((tls_model("initial-exec")))
+#define XSB_LIKELY(x) __builtin_expect(!!(x), 1)
+#define XSB_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 namespace xsb {
 
@@ -52,8 +57,10 @@ extern std::atomic<int> g_fail_open;     /* coordinator lost / lease expired: ru
 extern std::atomic<int> g_hip_ready;     /* a HIP call returned success (runtime initialised) */
 extern std::atomic<int> g_exiting;
 extern xsb_ctrl *g_ctrl;                 /* never null; one address for the process's life (ctrl_block.cpp) */
-extern XSB_TLS thread_local int tl_depth;    /* > 0: inside a wrapper or a shim thread */
-extern XSB_TLS thread_local int tl_kfd_pass; /* > 0: the executor's own KFD ioctls */
+/* __thread, not thread_local: an extern thread_local is reached through a TLS wrapper call
+ * check on every access (it might have a dynamic initialiser in another unit). */
+extern XSB_TLS __thread int tl_depth;    /* > 0: inside a wrapper or a shim thread */
+extern XSB_TLS __thread int tl_kfd_pass; /* > 0: the executor's own KFD ioctls */
 
 /* ---- util.cpp ---- */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -69,8 +76,22 @@ void parse_env(Config *c);
 void atomic_max(std::atomic<uint64_t> *a, uint64_t v);
 
 /* ---- init.cpp ---- */
-void ensure_init();       /* lazy, once per process (and again in a forked child) */
-void on_hip_success();    /* after a wrapped HIP call succeeded */
+enum { INIT_NONE = 0, INIT_RUNNING = 1, INIT_DONE = 2 };
+extern std::atomic<int> g_init;
+void ensure_init_slow();
+/* lazy, once per process (and again in a forked child); one load once done */
+static inline void ensure_init()
+{
+	if (XSB_LIKELY(g_init.load(std::memory_order_acquire) == INIT_DONE)) return;
+	ensure_init_slow();
+}
+void on_hip_success_slow();
+/* after a wrapped HIP call succeeded; one load once the runtime is known ready */
+static inline void on_hip_success()
+{
+	if (XSB_LIKELY(g_hip_ready.load(std::memory_order_relaxed))) return;
+	on_hip_success_slow();
+}
 void fail_open(const char *why, int level = LOG_WARN); /* service thread */
 uint32_t ctrl_gate();     /* validated gate value: OPEN or CLOSED */
 
@@ -133,10 +154,22 @@ uint32_t exec_request_mechanism(uint32_t m, bool *pending);
 
 /* ---- hip_wrappers.cpp / lv1.cpp ---- */
 void *hip_next(int idx);  /* next definition of table entry idx, resolved lazily */
-void gate_wait();
+void gate_wait_slow();
+/* Launching threads wait here while the gate is closed; an open gate costs one load. */
+static inline void gate_wait()
+{
+	if (XSB_LIKELY(g_ctrl->gate.load(std::memory_order_acquire) == XSB_GATE_OPEN)) return;
+	gate_wait_slow(); /* closed, or a corrupt word (validated and failed open there) */
+}
 struct Lv1Slot;
-void lv1_admit(int spt, hipStream_t s, Lv1Slot **slot);
-void lv1_done(Lv1Slot *slot, hipStream_t s, int spt, bool ok, bool counted);
+/* One counted launch: its stream's slot, held locked from lv1_admit to lv1_done, and the Lv1
+ * limits it was admitted under. */
+struct Lv1Ticket {
+	Lv1Slot *slot;
+	uint32_t thr, batch;
+};
+Lv1Ticket lv1_admit(int spt, hipStream_t s); /* after the gate, with room in the stream */
+void lv1_done(const Lv1Ticket &t, bool ok);
 void lv1_stream_destroyed(hipStream_t s);
 void lv1_child_reset();
 hipError_t aux_event_create(hipEvent_t *e);
@@ -147,8 +180,13 @@ hipError_t aux_event_record(hipEvent_t e, hipStream_t s);
 hipError_t aux_device_sync();
 
 /* ---- activity.cpp ---- */
-extern std::atomic<uint64_t> g_launch_seq;
-void activity_launch();   /* the one atomic of the launch path (online) */
+void activity_to_busy();
+/* Online launch path, right after the launch was counted (g_ctrl->launches, a seq_cst RMW:
+ * the tracker's launch sequence, see activity.cpp): one load while busy. */
+static inline void activity_launch()
+{
+	if (XSB_UNLIKELY(g_ctrl->activity.load(std::memory_order_seq_cst) != XSB_ACT_BUSY)) activity_to_busy();
+}
 void activity_lock();     /* no busy/idle transition while held (control block swap) */
 void activity_unlock();
 void activity_start();
