@@ -2,75 +2,15 @@
 // offline job of 20 ms kernels and an online job issuing a request every 100 ms. Effects are
 // observed where they happen: held queues in the device's state (xsb-emu-ctl status), gates
 // in the shims' control blocks (the registry reads them), besides the latencies.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevice } from '../src/emu.js';
-import { buildDir } from '../src/paths.js';
-import { bin, Coord, query, until, type Registry } from './coordinator-harness.js';
-import { emuDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Coord, deviceTestDir, emuQueues, query, startWorkload, until, workloadResult as result, type Registry, type Workload, type WorkloadResult } from './coordinator-harness.js';
 
-const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'xsb-coord-emu-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(async () => {
-  await startDevice({ dir: emuDir() });
-});
-
-interface Workload {
-  proc: ChildProcess;
-  json: string;
-  done: Promise<number | null>;
-}
+const dir = deviceTestDir('xsb-coord-emu-');
 
 /** mechanism: the process's own XSB_MECHANISM (undefined: not set, the coordinator's --mechanism or dbg-trap). */
-function workload(name: string, cls: 'online' | 'offline', socket: string, mechanism: string | undefined, args: string[]): Workload {
-  const b = buildDir();
-  const json = join(dir, `${name}.json`);
-  const proc = spawn(bin('xsb-workload'), [...args, '--json', json], {
-    env: {
-      ...process.env,
-      LD_PRELOAD: `${join(b, 'lib', 'libxsb_hip.so')} ${join(b, 'lib', 'libxsb_emu_kfd.so')}`,
-      LD_LIBRARY_PATH: join(b, 'lib', 'emu'),
-      XSB_EMU_DIR: emuDir(),
-      XSB_SYSFS_ROOT: join(emuDir(), 'sysfs'),
-      XSB_SOCKET: socket,
-      XSB_CLASS: cls,
-      ...(mechanism === undefined ? {} : { XSB_MECHANISM: mechanism }),
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<number | null>((r) =>
-    proc.on('exit', (code) => {
-      if (code !== 0 && code !== null) process.stderr.write(`${name} exited ${code}: ${err}\n`);
-      r(code);
-    }),
-  );
-  return { proc, json, done };
-}
-
-interface WorkloadResult {
-  kernels_expected: number;
-  kernels_completed: number;
-  latency_ms?: { p50: number; p99: number; max: number };
-}
-const result = (w: Workload): WorkloadResult => JSON.parse(readFileSync(w.json, 'utf8')) as WorkloadResult;
-
-interface EmuQueue {
-  queue_id: number;
-  flags: string[];
-  suspend_count: number;
-}
-async function emuQueues(pid: number): Promise<EmuQueue[]> {
-  const r = await run(bin('xsb-emu-ctl'), ['--dir', emuDir(), 'status']);
-  const s = JSON.parse(r.stdout) as { processes: { pid: number; queues: EmuQueue[] }[] };
-  return s.processes.find((p) => p.pid === pid)?.queues ?? [];
-}
+const workload = (name: string, cls: 'online' | 'offline', socket: string, mechanism: string | undefined, args: string[]): Workload =>
+  startWorkload({ dir, name, socket, cls, args, env: mechanism === undefined ? {} : { XSB_MECHANISM: mechanism }, reportExit: (code) => code !== 0 && code !== null });
 
 const OFFLINE = ['--kernel-us', '20000', '--count', '200'];
 const ONLINE = ['--kernel-us', '2000', '--count', '100', '--period-ms', '100', '--requests', '20', '--kernels-per-request', '5'];

@@ -3,73 +3,13 @@
 // else notices: the online program keeps completing requests with its queues never held, the
 // other offline program stays governed (held while online work runs, then released) and
 // completes every kernel.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevice } from '../src/emu.js';
-import { buildDir } from '../src/paths.js';
-import { bin, Coord, query, until } from './coordinator-harness.js';
-import { emuDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { anyHeld as held, Coord, deviceTestDir, emuStatus, query, startWorkload, until, workloadResult as result, type Workload } from './coordinator-harness.js';
 
-const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'xsb-fault-app-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(async () => {
-  await startDevice({ dir: emuDir() });
-});
-
-interface Workload {
-  proc: ChildProcess;
-  pid: number;
-  json: string;
-  done: Promise<number | null>;
-}
-let wseq = 0;
-function workload(cls: 'online' | 'offline', socket: string, args: string[]): Workload {
-  const b = buildDir();
-  const json = join(dir, `w${++wseq}.json`);
-  const proc = spawn(bin('xsb-workload'), [...args, '--json', json], {
-    env: {
-      ...process.env,
-      LD_PRELOAD: `${join(b, 'lib', 'libxsb_hip.so')} ${join(b, 'lib', 'libxsb_emu_kfd.so')}`,
-      LD_LIBRARY_PATH: join(b, 'lib', 'emu'),
-      XSB_EMU_DIR: emuDir(),
-      XSB_SYSFS_ROOT: join(emuDir(), 'sysfs'),
-      XSB_SOCKET: socket,
-      XSB_CLASS: cls,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<number | null>((r) =>
-    proc.on('exit', (code, sig) => {
-      if (code !== 0 && sig !== 'SIGKILL') process.stderr.write(`workload ${proc.pid} (${cls}) exited ${code}: ${err.slice(-2000)}\n`);
-      r(code);
-    }),
-  );
-  return { proc, pid: proc.pid!, json, done };
-}
-interface WorkloadResult {
-  kernels_expected: number;
-  kernels_completed: number;
-  latency_ms?: { p50: number; p99: number; max: number };
-}
-const result = (w: Workload) => JSON.parse(readFileSync(w.json, 'utf8')) as WorkloadResult;
-
-interface EmuQueue {
-  queue_id: number;
-  flags: string[];
-}
-async function emuStatus(): Promise<Map<number, EmuQueue[]>> {
-  const r = await run(bin('xsb-emu-ctl'), ['--dir', emuDir(), 'status']);
-  const s = JSON.parse(r.stdout) as { processes: { pid: number; queues: EmuQueue[] }[] };
-  return new Map(s.processes.map((p) => [p.pid, p.queues]));
-}
-const held = (qs: EmuQueue[] | undefined) => (qs ?? []).some((q) => q.flags.includes('suspended') || q.flags.includes('deactivated'));
+const dir = deviceTestDir('xsb-fault-app-');
+const workload = (cls: 'online' | 'offline', socket: string, args: string[]): Workload =>
+  startWorkload({ dir, socket, cls, args, reportExit: (code, sig) => code !== 0 && sig !== 'SIGKILL' });
 
 describe('an application SIGKILLed while held', () => {
   it('is gone from the registry within 1 s; the online and the other offline program are unaffected', async () => {

@@ -2,69 +2,14 @@
 // process is held (XSB_KILL_TRIALS trials, 10 by default; `npm run soak` runs 100), and a
 // restart while the programs run (the shims reconnect and the new coordinator re-learns them).
 // Held/released is read where it happens: the queues' flags in the emulated device.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevice } from '../src/emu.js';
-import { buildDir } from '../src/paths.js';
-import { bin, connectFake, Coord, fakeShim, query, until } from './coordinator-harness.js';
-import { emuDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { anyHeld as held, connectFake, Coord, deviceTestDir, emuQueues, fakeShim, query, startWorkload, until, workloadResult as result, type Workload } from './coordinator-harness.js';
 
 const TRIALS = Number(process.env['XSB_KILL_TRIALS'] ?? 10);
-const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'xsb-fault-coord-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(async () => {
-  await startDevice({ dir: emuDir() });
-});
-
-interface Workload {
-  proc: ChildProcess;
-  pid: number;
-  json: string;
-  done: Promise<number | null>;
-}
-let wseq = 0;
-function workload(cls: 'online' | 'offline', socket: string, args: string[]): Workload {
-  const b = buildDir();
-  const json = join(dir, `w${++wseq}.json`);
-  const proc = spawn(bin('xsb-workload'), [...args, '--json', json], {
-    env: {
-      ...process.env,
-      LD_PRELOAD: `${join(b, 'lib', 'libxsb_hip.so')} ${join(b, 'lib', 'libxsb_emu_kfd.so')}`,
-      LD_LIBRARY_PATH: join(b, 'lib', 'emu'),
-      XSB_EMU_DIR: emuDir(),
-      XSB_SYSFS_ROOT: join(emuDir(), 'sysfs'),
-      XSB_SOCKET: socket,
-      XSB_CLASS: cls,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<number | null>((r) =>
-    proc.on('exit', (code) => {
-      if (code !== 0) process.stderr.write(`workload ${proc.pid} (${cls}) exited ${code}: ${err.slice(-2000)}\n`);
-      r(code);
-    }),
-  );
-  return { proc, pid: proc.pid!, json, done };
-}
-const result = (w: Workload) => JSON.parse(readFileSync(w.json, 'utf8')) as { kernels_expected: number; kernels_completed: number };
-
-interface EmuQueue {
-  queue_id: number;
-  flags: string[];
-}
-async function emuQueues(pid: number): Promise<EmuQueue[]> {
-  const r = await run(bin('xsb-emu-ctl'), ['--dir', emuDir(), 'status']);
-  const s = JSON.parse(r.stdout) as { processes: { pid: number; queues: EmuQueue[] }[] };
-  return s.processes.find((p) => p.pid === pid)?.queues ?? [];
-}
-const held = (qs: EmuQueue[]) => qs.some((q) => q.flags.includes('suspended') || q.flags.includes('deactivated'));
+const dir = deviceTestDir('xsb-fault-coord-');
+const workload = (cls: 'online' | 'offline', socket: string, args: string[]): Workload =>
+  startWorkload({ dir, socket, cls, args, reportExit: (code) => code !== 0 });
 
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 

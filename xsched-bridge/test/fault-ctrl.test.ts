@@ -3,23 +3,12 @@
 // trusted. An invalid gate opens (the shim fails open rather than wait on garbage); a lease
 // deadline beyond the maximum releases the held queues at once instead of extending the hold;
 // a header that no longer checks out makes the coordinator drop the block (and the connection).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevice } from '../src/emu.js';
-import { buildDir } from '../src/paths.js';
-import { bin, Client, connectFake, Coord, engine, fakeShim, query, REQ_HOLD, until } from './coordinator-harness.js';
-import { emuDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Client, connectFake, Coord, deviceTestDir, emuQueues, engine, fakeShim, query, REQ_HOLD, startWorkload, until, workloadResult as result } from './coordinator-harness.js';
 
-const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'xsb-fault-ctrl-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(async () => {
-  await startDevice({ dir: emuDir() });
-});
+const dir = deviceTestDir('xsb-fault-ctrl-');
 
 const OFF_GATE = 32;
 const OFF_SUSPEND_REQ = 36;
@@ -27,42 +16,9 @@ const OFF_LEASE = 56;
 const CTRL_MAGIC = 0x4c544358;
 const GATE_GARBAGE = 0xdeadbeef;
 
-interface Workload {
-  proc: ChildProcess;
-  pid: number;
-  json: string;
-  stderr: () => string;
-  done: Promise<number | null>;
-}
-let wseq = 0;
-function workload(socket: string, args: string[]): Workload {
-  const b = buildDir();
-  const json = join(dir, `w${++wseq}.json`);
-  const proc = spawn(bin('xsb-workload'), [...args, '--json', json], {
-    env: {
-      ...process.env,
-      LD_PRELOAD: `${join(b, 'lib', 'libxsb_hip.so')} ${join(b, 'lib', 'libxsb_emu_kfd.so')}`,
-      LD_LIBRARY_PATH: join(b, 'lib', 'emu'),
-      XSB_EMU_DIR: emuDir(),
-      XSB_SYSFS_ROOT: join(emuDir(), 'sysfs'),
-      XSB_SOCKET: socket,
-      XSB_CLASS: 'offline',
-      XSB_LOG: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return { proc, pid: proc.pid!, json, stderr: () => err, done };
-}
-const result = (w: Workload) => JSON.parse(readFileSync(w.json, 'utf8')) as { kernels_expected: number; kernels_completed: number };
+const workload = (socket: string, args: string[]) => startWorkload({ dir, socket, cls: 'offline', args, env: { XSB_LOG: 'warn' } });
 
-async function held(pid: number): Promise<boolean> {
-  const r = await run(bin('xsb-emu-ctl'), ['--dir', emuDir(), 'status']);
-  const s = JSON.parse(r.stdout) as { processes: { pid: number; queues: { flags: string[] }[] }[] };
-  return (s.processes.find((p) => p.pid === pid)?.queues ?? []).some((q) => q.flags.includes('suspended'));
-}
+const held = async (pid: number): Promise<boolean> => (await emuQueues(pid)).some((q) => q.flags.includes('suspended'));
 
 /** The shm object behind the shim's current control block (its /dev/shm name is unlinked once
  * the coordinator attached, so it is reached through /proc/<pid>/map_files). */
