@@ -124,27 +124,31 @@ int expect(struct proc *p, const char *prefix, long ms, char *line, size_t cap)
 	return 0;
 }
 
-void send_to(struct proc *p, const char *fmt, ...)
+/* Writes one formatted line (newline added) to fd; 1 when all of it was written. */
+static int write_line(int fd, const char *fmt, va_list ap)
 {
 	char b[1024];
+	int n = vsnprintf(b, sizeof b - 1, fmt, ap);
+	b[n++] = '\n';
+	return write(fd, b, (size_t)n) == n;
+}
+
+void send_to(struct proc *p, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(b, sizeof b - 1, fmt, ap);
+	int sent = write_line(p->in, fmt, ap);
 	va_end(ap);
-	b[n++] = '\n';
-	if (write(p->in, b, (size_t)n) != n) FAIL("write to pid %d failed", p->pid);
+	if (!sent) FAIL("write to pid %d failed", p->pid);
 }
 
 const char *coord(const char *fmt, ...)
 {
-	char b[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(b, sizeof b - 1, fmt, ap);
+	int sent = write_line(g_coord.in, fmt, ap);
 	va_end(ap);
-	b[n++] = '\n';
-	if (write(g_coord.in, b, (size_t)n) != n || !read_line(&g_coord, g_reply, sizeof g_reply, 30000))
-		snprintf(g_reply, sizeof g_reply, "err no reply");
+	if (!sent || !read_line(&g_coord, g_reply, sizeof g_reply, 30000)) snprintf(g_reply, sizeof g_reply, "err no reply");
 	return g_reply;
 }
 int ok(const char *reply) { return !strncmp(reply, "ok", 2); }
@@ -182,6 +186,27 @@ int64_t stat_of(pid_t pid, const char *field)
 	const char *j = strchr(r, '{');
 	if (!j || !xj_get_i64(j, strlen(j), field, &v)) return -1;
 	return v;
+}
+
+int coord_queues(pid_t pid, struct cq *out, int cap)
+{
+	const char *r = coord("queues %d", pid);
+	if (!ok(r)) return -1;
+	int n = 0;
+	for (const char *p = strchr(r, '{'); p && n < cap; p = strchr(p + 1, '{')) {
+		const char *e = strchr(p, '}');
+		if (!e) break;
+		size_t len = (size_t)(e - p + 1);
+		memset(&out[n], 0, sizeof out[n]);
+		xj_get_i64(p, len, "id", &out[n].id);
+		xj_get_i64(p, len, "gpu_id", &out[n].gpu_id);
+		xj_get_i64(p, len, "ring_base", &out[n].ring_base);
+		xj_get_i64(p, len, "priority_applied", &out[n].prio_applied);
+		xj_get_i64(p, len, "priority_requested", &out[n].prio_req);
+		xj_get_str(p, len, "state", out[n].state, sizeof out[n].state);
+		n++;
+	}
+	return n;
 }
 
 int dev_queues(pid_t pid, struct devq *out, int cap)

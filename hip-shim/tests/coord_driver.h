@@ -85,6 +85,14 @@ int has_output(struct proc *p, long ms);
 /* One field of the shim's stats the coordinator reports for pid; -1 when unknown. */
 int64_t stat_of(pid_t pid, const char *field);
 
+/* A queue as the coordinator reports it (fields it did not report are 0 / ""). */
+struct cq {
+	int64_t id, gpu_id, ring_base, prio_applied, prio_req;
+	char state[16];
+};
+/* pid's queues as the coordinator knows them; -1 when it does not answer ok. */
+int coord_queues(pid_t pid, struct cq *out, int cap);
+
 /* ---- device observation (the emulated device's shared memory) ---- */
 struct devq {
 	uint32_t id, gpu_id, type, priority, flags, percentage, ring_slot;

@@ -120,28 +120,6 @@ static int case_gate(void)
 	return 0;
 }
 
-struct cq {
-	int64_t id, gpu_id, ring_base, prio_applied, prio_req;
-};
-
-static int coord_queues(pid_t pid, struct cq *out, int cap)
-{
-	const char *r = coord("queues %d", pid);
-	if (!ok(r)) return -1;
-	int n = 0;
-	for (const char *p = strchr(r, '{'); p && n < cap; p = strchr(p + 1, '{')) {
-		const char *e = strchr(p, '}');
-		size_t len = (size_t)(e - p + 1);
-		xj_get_i64(p, len, "id", &out[n].id);
-		xj_get_i64(p, len, "gpu_id", &out[n].gpu_id);
-		xj_get_i64(p, len, "ring_base", &out[n].ring_base);
-		xj_get_i64(p, len, "priority_applied", &out[n].prio_applied);
-		xj_get_i64(p, len, "priority_requested", &out[n].prio_req);
-		n++;
-	}
-	return n;
-}
-
 static void compare_queues(pid_t pid, int want_n, uint32_t prio, int want_update)
 {
 	struct cq c[64];

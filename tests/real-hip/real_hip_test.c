@@ -47,32 +47,6 @@ void cleanup(void)
 	proc_kill(&g_coord);
 }
 
-/* ---- the coordinator's view ---- */
-struct cq {
-	int64_t id, gpu_id, ring_base, prio_applied;
-	char state[16];
-};
-
-static int coord_queues(pid_t pid, struct cq *out, int cap)
-{
-	const char *r = coord("queues %d", pid);
-	if (!ok(r)) return -1;
-	int n = 0;
-	for (const char *p = strchr(r, '{'); p && n < cap; p = strchr(p + 1, '{')) {
-		const char *e = strchr(p, '}');
-		if (!e) break;
-		size_t len = (size_t)(e - p + 1);
-		memset(&out[n], 0, sizeof out[n]);
-		xj_get_i64(p, len, "id", &out[n].id);
-		xj_get_i64(p, len, "gpu_id", &out[n].gpu_id);
-		xj_get_i64(p, len, "ring_base", &out[n].ring_base);
-		xj_get_i64(p, len, "priority_applied", &out[n].prio_applied);
-		xj_get_str(p, len, "state", out[n].state, sizeof out[n].state);
-		n++;
-	}
-	return n;
-}
-
 /* The coordinator's table equals the device's: same ids, gpu, ring, class priority. */
 static int compare_queues(pid_t pid, int want_held)
 {
