@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { buildDir } from '../src/paths.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cli = join(root, 'dist', 'cli.js');
-export const build = join(root, 'build');
+/** The build the CLI under test uses: the same rule as src/paths.ts (XSB_BUILD_DIR, else ./build). */
+export const build = buildDir();
 
 export interface CliResult {
   exitCode: number;
