@@ -20,9 +20,10 @@
  * without the shim.
  *
  * A second baseline, "without shim, one idle thread", is the plain process with one more thread
- * that only sleeps. On the emulated runtime (two syscalls per launch, in a VM) any second live
- * thread in a process makes each launch some 40-50 ns slower, shim or not; an attached shim
- * always has its service thread (and executor), so its configurations are also compared
+ * that only sleeps. On the emulated runtime (a write(2) doorbell per launch, in a VM) any second
+ * live thread in a process makes each launch slower, shim or not: about 40 ns (20-50 between
+ * runs; one or three sleeping threads alike, a thread that has exited much less). An attached
+ * shim always has its service thread and executor, so its configurations are also compared
  * against that baseline. On ROCm the runtime's own threads make every process multi-threaded.
  *
  * Environment: XSB_BENCH_EXTRA=1 adds unclassified and online processes attached to the

@@ -5,7 +5,10 @@
 set -u
 build=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
-exec "$here/../tests/with-device.sh" "$build" env \
+# the native tests' device script; the shim's older one where the tree predates it
+device=("$here/../../native/emu/tests/with-emu.sh" --device --shim)
+[ -x "${device[0]}" ] || device=("$here/../tests/with-device.sh")
+exec "${device[@]}" "$build" env \
   XSB_BENCH_PRELOAD="$build/lib/libxsb_hip.so $build/lib/libxsb_emu_kfd.so" \
   XSB_BENCH_PLAIN_PRELOAD="$build/lib/libxsb_emu_kfd.so" \
   XSB_BENCH_COORD="$build/tests/test_coord" \

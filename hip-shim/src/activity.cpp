@@ -8,7 +8,8 @@
  * happened since it started waiting and none follows within the hysteresis.
  *
  * Launch sequence: the control block's launches counter (every launch-flavour call bumps it
- * with a seq_cst RMW before it reads the activity word) plus the hints' own count. So the
+ * with a seq_cst RMW before it reads the activity word) plus the hints' own count, while the
+ * process is online. So the
  * launch path adds no atomic of its own, and the Dekker pair stays: a launch either sees the
  * IDLE store, or the tracker's check after that store sees the launch. A control block swap
  * folds the counter's late increments into the new block under the activity lock
@@ -57,8 +58,13 @@ void activity_unlock() { pthread_mutex_unlock(&g_act_mu); }
 
 void activity_to_busy() { to_busy(); }
 
-/* Changes whenever a launch (or an xsb_online_begin) happened. */
-static uint64_t launch_seq() { return g_ctrl->launches.load() + g_hint_seq.load(); }
+/* Changes whenever an online launch (or an xsb_online_begin) happened: launches made while the
+ * coordinator has the process in another class do not keep it busy. */
+static uint64_t launch_seq()
+{
+	uint64_t h = g_hint_seq.load();
+	return g_class.load() == XSB_CLASS_ONLINE ? g_ctrl->launches.load() + h : h;
+}
 
 int activity_hint(int delta)
 {
