@@ -64,6 +64,11 @@ struct Stream {
 	std::mutex mu;
 	SignalRef last_marker; /* completes when everything submitted before it did */
 	bool pending = false;  /* packets submitted after last_marker */
+	/* g_rt.mu: hipDeviceSynchronize pins the streams it walks, so a concurrent
+	 * hipStreamDestroy on another thread defers the delete to the last unpin (clr likewise
+	 * holds a reference on each stream while it synchronises). */
+	int pins = 0;
+	bool destroyed = false;
 };
 
 struct Event {

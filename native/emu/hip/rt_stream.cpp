@@ -107,6 +107,7 @@ hipError_t stream_marker(Stream *s, SignalRef *out)
 	d.type = XSB_AQL_TYPE_BARRIER_AND;
 	d.signal = sig.get();
 	std::lock_guard<std::mutex> lk(s->mu);
+	if (!s->q) return hipErrorInvalidHandle; /* destroyed meanwhile by another thread */
 	submit_packet(s->q, d);
 	s->last_marker = sig;
 	s->pending = false;
@@ -172,8 +173,15 @@ hipError_t hipStreamDestroy(hipStream_t h)
 	{
 		std::lock_guard<std::mutex> lk(g_rt.mu);
 		if (!g_rt.streams.erase(s)) XSB_RET(hipErrorInvalidHandle);
-		release_queue(s->q);
-		s->q = nullptr;
+		{
+			std::lock_guard<std::mutex> sl(s->mu);
+			release_queue(s->q);
+			s->q = nullptr;
+		}
+		if (s->pins > 0) {
+			s->destroyed = true; /* hipDeviceSynchronize still walks it: it deletes */
+			return hipSuccess;
+		}
 	}
 	delete s;
 	return hipSuccess;
@@ -251,17 +259,33 @@ hipError_t hipStreamGetFlags(hipStream_t h, unsigned int *flags)
 hipError_t hipDeviceSynchronize(void)
 {
 	XSB_INIT_OR_RET();
-	std::vector<hipStream_t> all;
+	bool null_stream = false;
+	std::vector<Stream *> all;
 	{
 		std::lock_guard<std::mutex> lk(g_rt.mu);
-		if (g_rt.null_stream.q) all.push_back(nullptr);
-		for (Stream *s : g_rt.streams) all.push_back(reinterpret_cast<hipStream_t>(s));
+		null_stream = g_rt.null_stream.q != nullptr;
+		for (Stream *s : g_rt.streams) {
+			s->pins++;
+			all.push_back(s);
+		}
 	}
-	/* Through the exported symbol, as clr's own API re-entry does. */
-	for (hipStream_t s : all) {
-		hipError_t e = hipStreamSynchronize(s);
-		if (e != hipSuccess && e != hipErrorInvalidHandle) XSB_RET(e);
+	/* Through the exported symbol, as clr's own API re-entry does. A stream destroyed by
+	 * another thread meanwhile answers hipErrorInvalidHandle and is skipped. */
+	hipError_t err = null_stream ? hipStreamSynchronize(nullptr) : hipSuccess;
+	if (err == hipErrorInvalidHandle) err = hipSuccess;
+	for (Stream *s : all) {
+		if (err == hipSuccess) {
+			hipError_t e = hipStreamSynchronize(reinterpret_cast<hipStream_t>(s));
+			if (e != hipSuccess && e != hipErrorInvalidHandle) err = e;
+		}
+		bool last;
+		{
+			std::lock_guard<std::mutex> lk(g_rt.mu);
+			last = --s->pins == 0 && s->destroyed;
+		}
+		if (last) delete s;
 	}
+	if (err != hipSuccess) XSB_RET(err);
 	return hipSuccess;
 }
 
