@@ -32,8 +32,8 @@ std::atomic<int> g_hip_ready{0};
 std::atomic<int> g_exiting{0};
 static xsb_ctrl g_local_ctrl;
 xsb_ctrl *g_ctrl = &g_local_ctrl;
-XSB_TLS thread_local int tl_depth;
-XSB_TLS thread_local int tl_kfd_pass;
+XSB_TLS __thread int tl_depth;
+XSB_TLS __thread int tl_kfd_pass;
 static unsigned g_kicks, g_activity_starts, g_fail_opens, g_unlinks;
 
 void log_msg(int level, const char *fmt, ...)
