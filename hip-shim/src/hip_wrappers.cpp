@@ -138,7 +138,7 @@ hipError_t aux_proto_hipEventCreateWithFlags(hipEvent_t *, unsigned int);
 hipError_t aux_proto_hipEventDestroy(hipEvent_t);
 hipError_t aux_proto_hipEventQuery(hipEvent_t);
 hipError_t aux_proto_hipEventSynchronize(hipEvent_t);
-hipError_t aux_event_create(hipEvent_t *e) { AUX(hipEventCreateWithFlags, e, XSB_HIP_EVENT_DISABLE_TIMING); }
+hipError_t aux_event_create(hipEvent_t *e) { AUX(hipEventCreateWithFlags, e, hipEventDisableTiming); }
 hipError_t aux_event_destroy(hipEvent_t e) { AUX(hipEventDestroy, e); }
 hipError_t aux_event_query(hipEvent_t e) { AUX(hipEventQuery, e); }
 hipError_t aux_event_sync(hipEvent_t e) { AUX(hipEventSynchronize, e); }

@@ -119,14 +119,14 @@ static __attribute__((noinline)) Lv1Slot *stream_slot_lookup(hipStream_t s)
  * lock. */
 static inline Lv1Slot *slot_for(int spt, hipStream_t s)
 {
-	if (s == XSB_HIP_STREAM_PER_THREAD || (spt && s == nullptr)) {
+	if (s == hipStreamPerThread || (spt && s == nullptr)) {
 		if (XSB_UNLIKELY(!tl_spt_slot)) {
 			tl_spt_slot = new Lv1Slot;
-			tl_spt_slot->handle = XSB_HIP_STREAM_PER_THREAD;
+			tl_spt_slot->handle = hipStreamPerThread;
 		}
 		return tl_spt_slot;
 	}
-	if (s == nullptr || s == XSB_HIP_STREAM_LEGACY) {
+	if (s == nullptr || s == hipStreamLegacy) {
 		Lv1Slot *n = g_null_slot.load(std::memory_order_acquire);
 		return XSB_LIKELY(n) ? n : null_slot_create();
 	}
@@ -266,7 +266,7 @@ void lv1_done(const Lv1Ticket &t, bool ok)
 
 void lv1_stream_destroyed(hipStream_t s)
 {
-	if (!s || s == XSB_HIP_STREAM_LEGACY || s == XSB_HIP_STREAM_PER_THREAD) return;
+	if (!s || s == hipStreamLegacy || s == hipStreamPerThread) return;
 	Lv1Slot *slot = nullptr;
 	pthread_mutex_lock(&g_map_mu);
 	if (g_map) {

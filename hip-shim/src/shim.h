@@ -16,7 +16,7 @@
 
 #include <atomic>
 
-#include "hip_min.h"
+#include "xsb_hip_abi.h"
 #include "xsb_wire.h"
 
 #define XSB_EXPORT extern "C" __attribute__((visibility("default")))

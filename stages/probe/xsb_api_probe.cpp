@@ -18,26 +18,6 @@
 #include "hip_decls.h"
 #include "spin_kernel.h"
 
-#if !defined(__HIP_PLATFORM_AMD__)
-extern "C" {
-enum { hipMemcpyHostToDevice = 1, hipMemcpyDeviceToHost = 2, hipMemcpyDeviceToDevice = 3 };
-hipError_t hipMalloc(void **p, size_t n);
-hipError_t hipFree(void *p);
-hipError_t hipMemcpy(void *dst, const void *src, size_t n, int kind);
-hipError_t hipMemcpyAsync(void *dst, const void *src, size_t n, int kind, hipStream_t s);
-hipError_t hipMemset(void *p, int v, size_t n);
-hipError_t hipMemsetAsync(void *p, int v, size_t n, hipStream_t s);
-hipError_t hipDeviceSynchronize(void);
-hipError_t hipStreamQuery(hipStream_t s);
-hipError_t hipEventQuery(hipEvent_t e);
-hipError_t hipStreamGetPriority(hipStream_t s, int *p);
-hipError_t hipDeviceGetStreamPriorityRange(int *least, int *greatest);
-hipError_t hipStreamWaitEvent(hipStream_t s, hipEvent_t e, unsigned int flags);
-hipError_t hipLaunchCooperativeKernel(const void *f, dim3 grid, dim3 block, void **args, unsigned int shmem,
-                                      hipStream_t s);
-}
-#endif
-
 namespace {
 int g_failed = 0;
 long g_launches = 0;

@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 
 	int ndev = 0;
 	hipError_t e = hipGetDeviceCount(&ndev);
-	if (e != hipSuccess || ndev < 1) die("hipGetDeviceCount (no usable GPU)", e ? e : 100);
+	if (e != hipSuccess || ndev < 1) die("hipGetDeviceCount (no usable GPU)", e != hipSuccess ? e : hipErrorNoDevice);
 	int cu_count = 0;
 	e = hipDeviceGetAttribute(&cu_count, hipDeviceAttributeMultiprocessorCount, 0);
 	if (e != hipSuccess) die("hipDeviceGetAttribute(MultiprocessorCount)", e);
