@@ -107,22 +107,33 @@ static int64_t ioc_get_version(struct ioc *x)
 
 /* ---------------- CREATE / DESTROY / UPDATE queue ---------------- */
 
+/* The property checks CREATE_QUEUE (set_queue_properties_from_user) and UPDATE_QUEUE
+ * (kfd_ioctl_update_queue) both make; a ring size below the minimum is clamped and the
+ * clamped value copied back. */
+static int64_t check_queue_props(uint32_t pct, uint32_t priority, uint64_t ring_base, uint32_t *ring_size)
+{
+	if (pct > XSB_KFD_MAX_QUEUE_PERCENTAGE)
+		return -EINVAL;
+	if (priority > XSB_KFD_MAX_QUEUE_PRIORITY)
+		return -EINVAL;
+	if (ring_base && !user_ok(ring_base, 8))
+		return -EFAULT;
+	if (!is_pow2(*ring_size) && *ring_size != 0)
+		return -EINVAL;
+	if (*ring_size < XSB_KFD_MIN_QUEUE_RING_SIZE)
+		*ring_size = XSB_KFD_MIN_QUEUE_RING_SIZE;
+	return 0;
+}
+
 static int64_t ioc_create_queue(struct ioc *x)
 {
 	struct xsb_kfd_create_queue_args *a = (void *)x->kdata;
 	struct proc *p = x->p;
 	/* set_queue_properties_from_user(): bits 8-15 of queue_percentage are pm4_target_xcc */
 	uint32_t pct = a->queue_percentage & 0xffu;
-	if (pct > XSB_KFD_MAX_QUEUE_PERCENTAGE)
-		return -EINVAL;
-	if (a->queue_priority > XSB_KFD_MAX_QUEUE_PRIORITY)
-		return -EINVAL;
-	if (a->ring_base_address && !user_ok(a->ring_base_address, 8))
-		return -EFAULT;
-	if (!is_pow2(a->ring_size) && a->ring_size != 0)
-		return -EINVAL;
-	if (a->ring_size < XSB_KFD_MIN_QUEUE_RING_SIZE)
-		a->ring_size = XSB_KFD_MIN_QUEUE_RING_SIZE; /* clamped, and copied back */
+	int64_t bad = check_queue_props(pct, a->queue_priority, a->ring_base_address, &a->ring_size);
+	if (bad)
+		return bad;
 	if (!user_ok(a->read_pointer_address, 4) || !user_ok(a->write_pointer_address, 4))
 		return -EFAULT;
 	if (a->eop_buffer_address && !user_ok(a->eop_buffer_address, 4))
@@ -271,16 +282,9 @@ static int64_t ioc_update_queue(struct ioc *x)
 {
 	struct xsb_kfd_update_queue_args *a = (void *)x->kdata;
 	uint32_t pct = a->queue_percentage & 0xffu;
-	if (pct > XSB_KFD_MAX_QUEUE_PERCENTAGE)
-		return -EINVAL;
-	if (a->queue_priority > XSB_KFD_MAX_QUEUE_PRIORITY)
-		return -EINVAL;
-	if (a->ring_base_address && !user_ok(a->ring_base_address, 8))
-		return -EFAULT;
-	if (!is_pow2(a->ring_size) && a->ring_size != 0)
-		return -EINVAL;
-	if (a->ring_size < XSB_KFD_MIN_QUEUE_RING_SIZE)
-		a->ring_size = XSB_KFD_MIN_QUEUE_RING_SIZE;
+	int64_t bad = check_queue_props(pct, a->queue_priority, a->ring_base_address, &a->ring_size);
+	if (bad)
+		return bad;
 	int qi = lookup(x->p, a->queue_id);
 	if (qi == NO_QUEUE)
 		return -EFAULT; /* pqm_update_queue_properties: "No queue %d exists" -> -EFAULT */
