@@ -205,17 +205,9 @@ using namespace xsb;
 #define XSB_GEN_WORK XSB_GEN_LAUNCH
 #define XSB_GEN_SYNC XSB_GEN_LAUNCH
 #define XSB_GEN_DSYNC XSB_GEN_LAUNCH
-#define XSB_GEN_SCREATE(kind, spt, name, ver, params, args, strm)                              \
-	XSB_EXPORT hipError_t name params                                                      \
-	{                                                                                      \
-		auto next = reinterpret_cast<hipError_t(*) params>(next_of(SYM_##name));     \
-		if (!next) return hipErrorNotSupported;                                        \
-		if (tl_depth) return next args;                                                \
-		Call<kind, spt> c(nullptr);                                                    \
-		hipError_t r = next args;                                                      \
-		c.done(r);                                                                     \
-		return r;                                                                      \
-	}
+/* stream creation has no stream to admit yet */
+#define XSB_GEN_SCREATE(kind, spt, name, ver, params, args, strm) \
+	XSB_GEN_LAUNCH(kind, spt, name, ver, params, args, nullptr)
 #define XSB_GEN_SDESTROY(kind, spt, name, ver, params, args, strm)                             \
 	XSB_EXPORT hipError_t name params                                                      \
 	{                                                                                      \
